@@ -1,0 +1,30 @@
+# gatewayd's two commands: `go run ./cmd/gatewayd` runs it, `make test` tests it.
+GO          ?= go
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# The whole suite, integration tests included, in well under 20 minutes on 2 cores.
+TESTFLAGS   ?= -race -count=1 -timeout 20m
+
+.PHONY: test peers check build bench
+
+## test: install missing test peers, then vet, lint and run every test with the race detector.
+test: peers check
+	$(GO) test $(TESTFLAGS) ./...
+
+## peers: install the web servers and clients the integration tests drive.
+peers:
+	@integration/install-peers.sh
+
+## check: formatting, go vet and staticcheck.
+check:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+## build: the binary, in ./gatewayd.
+build:
+	$(GO) build -o gatewayd ./cmd/gatewayd
+
+## bench: the benchmarks, with figures.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./...

@@ -1,0 +1,62 @@
+// Package environ owns the CGI environment: the Environ type that every
+// front-end fills and every app receives, URL reconstruction
+// (ApplicationURI, RequestURI), ShiftPathInfo, SetupTestingDefaults,
+// IsHopByHop, and the mapping of request header fields to HTTP_* variables
+// (RFC 3875 §4.1.18).
+//
+// The URL and path helpers follow CPython's wsgiref.util, vector for vector.
+//
+// Values are bytes. An Environ value is a Go string holding the raw bytes the
+// web server or client sent; nothing here decodes or re-encodes them. Where
+// wsgiref works on latin-1 strings (one character per byte), gatewayd works
+// on the bytes themselves, so wsgiref's UnicodeEncodeError for characters
+// above U+00FF cannot occur.
+package environ
+
+import (
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Environ is a CGI environment: meta-variable names to raw byte values.
+type Environ map[string]string
+
+var (
+	// ErrMissing is wrapped by the error reporting that a required variable
+	// is absent; the error names it, as in "environ: missing SERVER_NAME".
+	ErrMissing = errors.New("environ: missing")
+
+	// ErrPathInfo is wrapped by the error ShiftPathInfo returns for a
+	// non-empty PATH_INFO that holds no '/' (where wsgiref raises
+	// IndexError). A PATH_INFO such as "x/y" has a '/' and shifts.
+	ErrPathInfo = errors.New("environ: PATH_INFO has no slash")
+)
+
+// Clone returns a copy of e. The copy of a nil Environ is empty, not nil.
+func (e Environ) Clone() Environ {
+	c := make(Environ, len(e))
+	maps.Copy(c, e)
+	return c
+}
+
+// List returns e as an exec environment: "NAME=value" entries sorted by
+// name. Entries that a POSIX environment cannot hold are left out: an empty
+// name, a name containing '=' or NUL, or a value containing NUL (FastCGI
+// FSP-20: no truncated or injected variable).
+func (e Environ) List() []string {
+	out := make([]string, 0, len(e))
+	for _, k := range slices.Sorted(maps.Keys(e)) {
+		if v := e[k]; Representable(k, v) {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+// Representable reports whether name=value can be placed in a POSIX process
+// environment without truncation or injection.
+func Representable(name, value string) bool {
+	return name != "" && !strings.ContainsAny(name, "=\x00") && !strings.ContainsRune(value, 0)
+}
