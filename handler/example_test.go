@@ -1,0 +1,82 @@
+package handler_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"gatewayd/environ"
+	"gatewayd/handler"
+)
+
+// A Go http.Handler served through the pipeline, its response written in
+// gateway form as a CGI program would give it to its web server.
+func ExampleHTTPApp() {
+	app := handler.HTTPApp(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "hello %s", r.URL.Path)
+	}))
+	h, _ := handler.New(handler.Config{App: app})
+	req := &handler.Request{Env: environ.Environ{
+		"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1", "SCRIPT_NAME": "", "PATH_INFO": "/world",
+	}}
+	var out strings.Builder
+	h.Serve(context.Background(), req, handler.NewGatewayWriter(&out))
+	fmt.Print(strings.ReplaceAll(out.String(), "\r\n", "\n")) // lines end in CRLF
+	// Output:
+	// Status: 200 OK
+	// Content-Type: text/plain
+	// Content-Length: 12
+	//
+	// hello /world
+}
+
+// Serve runs one request; a program that fails before its headers gets
+// wsgiref's error page.
+func ExampleHandler_Serve() {
+	h, _ := handler.New(handler.Config{App: output("this is not a CGI response")})
+	var out strings.Builder
+	res := h.Serve(context.Background(), request(), handler.NewGatewayWriter(&out))
+	fmt.Println(res.Status)
+	fmt.Printf("%q\n", out.String())
+	// Output:
+	// 500
+	// "Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 59\r\n\r\nA server error occurred.  Please contact the administrator."
+}
+
+// New with the configuration a script root needs.
+func ExampleNew() {
+	h, err := handler.New(handler.Config{App: output(""), Root: "/nonexistent/cgi-bin"})
+	fmt.Println(h == nil, err != nil)
+	// Output: true true
+}
+
+func ExampleNewGatewayWriter() {
+	var out strings.Builder
+	w := handler.NewGatewayWriter(&out)
+	hd, _ := handler.NewHeaders(handler.Field{Name: "Content-Type", Value: "text/plain"})
+	w.WriteHeader(handler.Status{Code: 404}, hd)
+	w.Write([]byte("gone\n"))
+	w.Flush()
+	fmt.Printf("%q\n", out.String())
+	// Output:
+	// "Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\ngone\n"
+}
+
+func ExampleErrorf() {
+	err := handler.Errorf(http.StatusForbidden, "handler: %s is not executable", "/cgi-bin/x")
+	fmt.Println(handler.StatusOf(err))
+	fmt.Println(err)
+	// Output:
+	// 403
+	// 403 Forbidden: handler: /cgi-bin/x is not executable
+}
+
+func ExampleStatusOf() {
+	fmt.Println(handler.StatusOf(fmt.Errorf("start: %w", &handler.Error{Status: 503, Err: handler.ErrOverloaded})))
+	fmt.Println(handler.StatusOf(fmt.Errorf("anything else")))
+	// Output:
+	// 503
+	// 500
+}

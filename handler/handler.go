@@ -1,0 +1,572 @@
+package handler
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"gatewayd/environ"
+)
+
+// Config configures a Handler. Zero fields take the default their comment
+// gives; New validates the rest.
+type Config struct {
+	// App runs what routing chose. Required.
+	App App
+	// Root, when set, makes every request run the script its URL names, if
+	// that script lies inside Root (see Handler.route).
+	Root string
+	// Program, when set and Root is not, is run for every request, with Args.
+	Program string
+	Args    []string
+
+	// Env holds variables given to every program, below the request's own.
+	Env environ.Environ
+	// PassEnv names the variables copied from the daemon's environment.
+	// Default: PATH.
+	PassEnv []string
+
+	// Timeout bounds a whole request. Default: 60s.
+	Timeout time.Duration
+	// HeaderTimeout bounds the time until the program's header block is
+	// complete. Default: Timeout.
+	HeaderTimeout time.Duration
+	// IdleTimeout bounds the time without any body or output byte moving.
+	// Default: Timeout.
+	IdleTimeout time.Duration
+
+	// MaxHeaderBytes bounds the program's header block. Default: 64 KiB.
+	MaxHeaderBytes int
+	// MaxBody bounds the request body; a longer one gets 413. Default: 1 GiB.
+	MaxBody int64
+	// StreamUnknownLength passes a body of unknown length to the program as
+	// a stream without CONTENT_LENGTH, instead of spooling it to a temporary
+	// file to count it (RFC 3875 §4.2 wants CONTENT_LENGTH).
+	StreamUnknownLength bool
+	// TempDir is where bodies are spooled. Default: os.TempDir().
+	TempDir string
+
+	// Strict turns response violations that would be repaired into errors.
+	Strict bool
+	// ServerSoftware is the default SERVER_SOFTWARE. Default: "gatewayd".
+	ServerSoftware string
+	// ErrorStatus, ErrorHeaders and ErrorBody make the page sent when the
+	// program fails before its headers. Defaults: wsgiref's
+	// "500 Internal Server Error", Content-Type text/plain and
+	// "A server error occurred.  Please contact the administrator.".
+	ErrorStatus  Status
+	ErrorHeaders []Field
+	ErrorBody    []byte
+
+	// Logger receives one line per request. Default: no logging.
+	Logger hclog.Logger
+}
+
+// Defaults of Config.
+const (
+	DefaultTimeout        = 60 * time.Second
+	DefaultMaxHeaderBytes = 64 << 10
+	DefaultMaxBody        = 1 << 30
+	maxRedirects          = 10
+)
+
+// DefaultErrorBody is wsgiref's error_body.
+const DefaultErrorBody = "A server error occurred.  Please contact the administrator."
+
+// Handler is the pipeline. It is safe for concurrent use.
+type Handler struct {
+	cfg  Config
+	base environ.Environ // PassEnv from the daemon's environment, then Env
+	root string          // Root resolved through symlinks
+	log  hclog.Logger
+	ids  atomic.Uint64
+}
+
+// New returns a Handler for cfg.
+func New(cfg Config) (*Handler, error) {
+	if cfg.App == nil {
+		return nil, errors.New("handler: no app")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = cfg.Timeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = cfg.Timeout
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.PassEnv == nil {
+		cfg.PassEnv = []string{"PATH"}
+	}
+	if cfg.ServerSoftware == "" {
+		cfg.ServerSoftware = "gatewayd"
+	}
+	if cfg.ErrorStatus.Code == 0 {
+		cfg.ErrorStatus = Status{Code: http.StatusInternalServerError, Reason: "Internal Server Error"}
+	}
+	if cfg.ErrorHeaders == nil {
+		cfg.ErrorHeaders = []Field{{"Content-Type", "text/plain"}}
+	}
+	if cfg.ErrorBody == nil {
+		cfg.ErrorBody = []byte(DefaultErrorBody)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	h := &Handler{cfg: cfg, log: cfg.Logger, base: environ.Environ{}}
+	for _, k := range cfg.PassEnv {
+		if v, ok := os.LookupEnv(k); ok {
+			h.base[k] = v
+		}
+	}
+	for k, v := range cfg.Env {
+		h.base[k] = v
+	}
+	if cfg.Root != "" {
+		root, err := filepath.Abs(cfg.Root)
+		if err == nil {
+			root, err = filepath.EvalSymlinks(root)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("handler: root: %w", err)
+		}
+		h.root = root
+	} else if cfg.Program != "" {
+		p, err := filepath.Abs(cfg.Program)
+		if err != nil {
+			return nil, fmt.Errorf("handler: program: %w", err)
+		}
+		h.cfg.Program = p
+	}
+	return h, nil
+}
+
+// Request is one request as a front-end decoded it.
+type Request struct {
+	// Env holds the request's CGI variables (RFC 3875 §4.1).
+	Env environ.Environ
+	// Body is the request body, or nil when there is none. At most
+	// CONTENT_LENGTH bytes of it are read; when CONTENT_LENGTH is absent or
+	// empty its length is unknown.
+	Body io.Reader
+	// ID names the request in logs; New makes one up when it is empty.
+	ID string
+}
+
+// Result says how a request ended, for front-ends that report it (FastCGI's
+// END_REQUEST).
+type Result struct {
+	// Status is the status sent, or 0 when none could be.
+	Status int
+	// Exit is how the last program run ended.
+	Exit Exit
+	// BodyBytes counts the body bytes sent.
+	BodyBytes int64
+	// Err is why the request failed, or nil.
+	Err error
+}
+
+// Causes of a context ending early, distinguished in the log and status.
+var (
+	errTimeout       = errors.New("handler: request timed out")
+	errHeaderTimeout = errors.New("handler: no complete header block in time")
+	errIdleTimeout   = errors.New("handler: no I/O in time")
+	errClientGone    = errors.New("handler: client went away")
+)
+
+// Serve runs the pipeline for req and writes the response to w. It never
+// panics and writes exactly one log line.
+func (h *Handler) Serve(ctx context.Context, req *Request, w ResponseWriter) (res Result) {
+	start := time.Now()
+	id := req.ID
+	if id == "" {
+		id = strconv.FormatUint(h.ids.Add(1), 10)
+	}
+	s := &serve{h: h, w: w, log: h.log.With("request_id", id), id: id}
+	s.env = h.buildEnv(req.Env)
+	defer func() {
+		if p := recover(); p != nil {
+			s.fail(fmt.Errorf("handler: panic: %v\n%s", p, debug.Stack()))
+		}
+		res = s.result
+		s.logRequest(time.Since(start))
+	}()
+	s.run(ctx, req.Body)
+	return s.result
+}
+
+// buildEnv layers the request's variables over the base environment and
+// adds the gateway's own (pipeline step 1).
+func (h *Handler) buildEnv(req environ.Environ) environ.Environ {
+	env := make(environ.Environ, len(h.base)+len(req)+4)
+	for k, v := range h.base {
+		env[k] = v
+	}
+	for k, v := range req {
+		env[k] = v
+	}
+	// httpoxy: HTTP_PROXY never reaches a program, whoever sent it.
+	delete(env, "HTTP_PROXY")
+	delete(env, "HTTP_CONTENT_TYPE")
+	delete(env, "HTTP_CONTENT_LENGTH")
+	if env["CONTENT_LENGTH"] == "" {
+		delete(env, "CONTENT_LENGTH") // nginx sends "" for no body
+	}
+	env["GATEWAY_INTERFACE"] = "CGI/1.1" // RFC 3875 §4.1.4
+	setDefault(env, "SERVER_SOFTWARE", h.cfg.ServerSoftware)
+	setDefault(env, "QUERY_STRING", "") // RFC 3875 §4.1.7: always set
+	setDefault(env, "SCRIPT_NAME", "")  // RFC 3875 §4.1.13: always set
+	return env
+}
+
+func setDefault(env environ.Environ, k, v string) {
+	if _, ok := env[k]; !ok {
+		env[k] = v
+	}
+}
+
+// serve is the state of one request; one goroutine owns it.
+type serve struct {
+	h   *Handler
+	w   ResponseWriter
+	log hclog.Logger
+	id  string
+	env environ.Environ
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	act    activity
+
+	program     string // the program of the last dispatch
+	headersSent bool
+	violations  []Violation
+	result      Result
+	reason      error // why the request failed, for the log
+}
+
+func (s *serve) run(parent context.Context, body io.Reader) {
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	s.ctx, s.cancel = ctx, cancel
+	total := time.AfterFunc(s.h.cfg.Timeout, func() { cancel(errTimeout) })
+	defer total.Stop()
+	idle := s.act.watch(s.h.cfg.IdleTimeout, func() { cancel(errIdleTimeout) })
+	defer idle.Stop()
+
+	in, cleanup, err := s.prepareBody(body)
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	defer cleanup()
+
+	env := s.env
+	for hop := 0; ; hop++ {
+		if hop > maxRedirects {
+			s.fail(fmt.Errorf("handler: more than %d local redirects", maxRedirects))
+			return
+		}
+		next, done := s.dispatch(env, in)
+		if done {
+			return
+		}
+		env, in = next, http.NoBody
+	}
+}
+
+// dispatch routes env, runs the app and handles its response. It returns
+// the environment of a local redirect to follow, or done.
+func (s *serve) dispatch(env environ.Environ, body io.Reader) (redirect environ.Environ, done bool) {
+	call, err := s.h.route(env)
+	if err != nil {
+		s.fail(err)
+		return nil, true
+	}
+	call.ID, call.Log, call.Body = s.id, s.log, body
+	s.program = call.Program
+	run, err := s.h.cfg.App.Start(s.ctx, call)
+	if err != nil {
+		s.fail(s.cause(err))
+		return nil, true
+	}
+	// Wait must follow whatever happens below.
+	waited := false
+	wait := func() {
+		if !waited {
+			waited = true
+			s.result.Exit = run.Wait()
+		}
+	}
+	defer wait()
+
+	out := bufio.NewReaderSize(s.act.reader(run), 32<<10)
+	headerTimer := time.AfterFunc(s.h.cfg.HeaderTimeout, func() { s.cancel(errHeaderTimeout) })
+	var resp *Response
+	if isNPH(call.Program) {
+		if raw, ok := s.w.(RawWriter); ok {
+			headerTimer.Stop()
+			s.passRaw(raw, out)
+			return nil, true
+		}
+		resp, err = ReadNPHResponse(out, s.h.cfg.MaxHeaderBytes)
+	} else {
+		resp, err = ReadResponse(out, s.h.cfg.MaxHeaderBytes)
+	}
+	headerTimer.Stop()
+	if err != nil {
+		s.cancel(errBadResponse)
+		wait()
+		s.fail(s.cause(s.programErr(err)))
+		return nil, true
+	}
+	if resp.Kind == LocalRedirect {
+		// RFC 3875 §6.2.2: the body, if any, is not for the client.
+		_, err := io.Copy(io.Discard, out)
+		wait()
+		if err != nil || s.ctx.Err() != nil {
+			s.fail(s.cause(err))
+			return nil, true
+		}
+		loc, _ := resp.Header.Get("Location")
+		return redirectEnv(env, loc), false
+	}
+	s.violations = Check(resp)
+	if s.h.cfg.Strict && len(s.violations) > 0 {
+		s.cancel(errBadResponse)
+		wait()
+		s.fail(s.programErr(fmt.Errorf("%w: %s", ErrViolation, joinViolations(s.violations))))
+		return nil, true
+	}
+	s.send(resp, out)
+	wait()
+	return nil, true
+}
+
+// programErr says which program err is about, when one ran.
+func (s *serve) programErr(err error) error {
+	if s.program == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %w", s.program, err)
+}
+
+// errBadResponse ends a program whose output was rejected.
+var errBadResponse = errors.New("handler: response rejected")
+
+// ErrViolation is the cause when strict mode rejects a response that
+// lenient mode would have repaired.
+var ErrViolation = errors.New("handler: response violates RFC 3875")
+
+// send emits resp and streams the body from out. Headers go out with the
+// first body bytes, or at the end with Content-Length: 0 when there are none
+// (wsgiref's finish_content).
+func (s *serve) send(resp *Response, out *bufio.Reader) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := out.Read(buf)
+		if n > 0 {
+			if !s.headersSent && !s.writeHeader(resp.Status, resp.Header) {
+				return
+			}
+			if _, werr := s.w.Write(buf[:n]); werr != nil {
+				s.clientGone(werr)
+				return
+			}
+			s.result.BodyBytes += int64(n)
+			s.act.touch()
+			if out.Buffered() == 0 {
+				if werr := s.w.Flush(); werr != nil {
+					s.clientGone(werr)
+					return
+				}
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			s.fail(s.cause(err))
+			return
+		}
+	}
+	if !s.headersSent {
+		if _, err := resp.Header.SetDefault("Content-Length", "0"); err != nil {
+			s.fail(err)
+			return
+		}
+		if !s.writeHeader(resp.Status, resp.Header) {
+			return
+		}
+	}
+	if err := s.w.Flush(); err != nil {
+		s.clientGone(err)
+	}
+}
+
+func (s *serve) writeHeader(st Status, h *Headers) bool {
+	s.headersSent = true
+	s.result.Status = st.Code
+	if err := s.w.WriteHeader(st, h); err != nil {
+		s.clientGone(err)
+		return false
+	}
+	return true
+}
+
+// passRaw copies an NPH program's output to the client unmodified.
+func (s *serve) passRaw(raw RawWriter, out io.Reader) {
+	s.headersSent = true
+	conn, err := raw.Raw()
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	defer conn.Close()
+	n, err := io.Copy(conn, out)
+	s.result.BodyBytes = n
+	s.result.Status = -1 // unknown: the program wrote the status line
+	if err != nil {
+		s.clientGone(err)
+	}
+}
+
+// cause returns the reason err happened: the context's cause when it ended
+// early, else err itself.
+func (s *serve) cause(err error) error {
+	if c := context.Cause(s.ctx); c != nil && !errors.Is(c, errBadResponse) {
+		if errors.Is(c, context.Canceled) {
+			return errClientGone
+		}
+		return c
+	}
+	if err == nil {
+		err = errors.New("handler: unknown error")
+	}
+	return err
+}
+
+// clientGone records a failed write to the client and stops the program.
+func (s *serve) clientGone(err error) {
+	s.cancel(errClientGone)
+	s.result.Err = fmt.Errorf("%w: %v", errClientGone, err)
+	s.reason = s.result.Err
+}
+
+// fail ends the request with an error: the error page when no header was
+// sent yet, else just the end of the stream.
+func (s *serve) fail(err error) {
+	s.result.Err, s.reason = err, err
+	if s.cancel != nil {
+		s.cancel(errBadResponse)
+	}
+	if errors.Is(err, errClientGone) || s.headersSent {
+		return
+	}
+	st := s.h.errorStatus(err)
+	h, page := s.h.errorPage(st)
+	if s.writeHeader(st, h) {
+		if _, err := s.w.Write(page); err == nil {
+			s.result.BodyBytes = int64(len(page))
+			s.w.Flush()
+		}
+	}
+}
+
+// errorStatus maps a failure to the status the client gets.
+func (h *Handler) errorStatus(err error) Status {
+	code := StatusOf(err)
+	switch {
+	case errors.Is(err, errTimeout), errors.Is(err, errHeaderTimeout), errors.Is(err, errIdleTimeout):
+		code = http.StatusGatewayTimeout
+	}
+	if code == http.StatusInternalServerError {
+		return h.cfg.ErrorStatus
+	}
+	return Status{Code: code, Reason: http.StatusText(code)}
+}
+
+// errorPage returns the header block and body of the error page for st.
+func (h *Handler) errorPage(st Status) (*Headers, []byte) {
+	body := h.cfg.ErrorBody
+	fields := h.cfg.ErrorHeaders
+	if st != h.cfg.ErrorStatus {
+		body = []byte(st.String() + "\n")
+		fields = []Field{{"Content-Type", "text/plain"}}
+	}
+	hd, err := NewHeaders(fields...)
+	if err != nil {
+		hd = &Headers{}
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	return hd, body
+}
+
+func joinViolations(vs []Violation) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = v.String()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// logRequest writes the request's one log line.
+func (s *serve) logRequest(d time.Duration) {
+	uri := s.env["REQUEST_URI"]
+	if uri == "" {
+		uri = s.env["SCRIPT_NAME"] + s.env["PATH_INFO"]
+		if q := s.env["QUERY_STRING"]; q != "" {
+			uri += "?" + q
+		}
+	}
+	kv := []any{
+		"method", s.env["REQUEST_METHOD"], "uri", uri,
+		"status", s.result.Status, "bytes", s.result.BodyBytes,
+		"duration", d.Round(time.Microsecond),
+	}
+	if s.program != "" {
+		kv = append(kv, "program", s.program)
+	}
+	if ex := s.result.Exit; ex.Pid != 0 {
+		kv = append(kv, "pid", ex.Pid, "exit_status", ex.Code)
+		if ex.Signal != "" {
+			kv = append(kv, "signal", ex.Signal)
+		}
+	}
+	switch {
+	case s.reason != nil && errors.Is(s.reason, errClientGone):
+		s.log.Warn("request aborted", append(kv, "reason", s.reason.Error())...)
+	case s.reason != nil:
+		kv = append(kv, "reason", s.reason.Error())
+		if t := s.result.Exit.Stderr; t != "" {
+			kv = append(kv, "stderr_tail", t)
+		}
+		s.log.Error("request failed", kv...)
+	case len(s.violations) > 0:
+		s.log.Warn("response repaired", append(kv, "repaired", joinViolations(s.violations))...)
+	default:
+		s.log.Info("request", kv...)
+	}
+}
+
+func isNPH(program string) bool {
+	return strings.HasPrefix(filepath.Base(program), "nph-")
+}

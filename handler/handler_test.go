@@ -1,0 +1,512 @@
+package handler_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"gatewayd/environ"
+	"gatewayd/handler"
+)
+
+const errorPage = "Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 59\r\n\r\n" +
+	"A server error occurred.  Please contact the administrator."
+
+// output is an App whose programs all print the same CGI output.
+type output string
+
+func (o output) Start(context.Context, *handler.Call) (handler.Run, error) {
+	return &fixedRun{Reader: strings.NewReader(string(o))}, nil
+}
+
+type fixedRun struct{ io.Reader }
+
+func (*fixedRun) Wait() handler.Exit { return handler.Exit{} }
+
+// recorder is an App that prints outputs in turn and records every call.
+type recorder struct {
+	mu      sync.Mutex
+	outputs []string
+	calls   []*handler.Call
+	bodies  []string
+}
+
+func (r *recorder) Start(_ context.Context, c *handler.Call) (handler.Run, error) {
+	body, err := io.ReadAll(c.Body)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, c)
+	r.bodies = append(r.bodies, string(body))
+	out := r.outputs[0]
+	if len(r.outputs) > 1 {
+		r.outputs = r.outputs[1:]
+	}
+	return &fixedRun{Reader: strings.NewReader(out)}, nil
+}
+
+// stall is an App that prints head and then nothing until it is stopped.
+type stall struct{ head string }
+
+func (s stall) Start(ctx context.Context, _ *handler.Call) (handler.Run, error) {
+	return &stallRun{ctx: ctx, head: strings.NewReader(s.head)}, nil
+}
+
+type stallRun struct {
+	ctx  context.Context
+	head *strings.Reader
+}
+
+func (r *stallRun) Read(p []byte) (int, error) {
+	if r.head.Len() > 0 {
+		return r.head.Read(p)
+	}
+	<-r.ctx.Done()
+	return 0, errors.New("stopped")
+}
+
+func (*stallRun) Wait() handler.Exit { return handler.Exit{Err: errors.New("stopped")} }
+
+// request is a GET / unless changed.
+func request(kv ...string) *handler.Request {
+	env := environ.Environ{"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1", "PATH_INFO": "/"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		env[kv[i]] = kv[i+1]
+	}
+	return &handler.Request{Env: env}
+}
+
+// run serves req with cfg and returns the gateway-form output, the result
+// and the log.
+func run(t *testing.T, cfg handler.Config, req *handler.Request) (string, handler.Result, string) {
+	t.Helper()
+	var logs bytes.Buffer
+	cfg.Logger = hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Debug})
+	h, err := handler.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	res := h.Serve(context.Background(), req, handler.NewGatewayWriter(&out))
+	return out.String(), res, logs.String()
+}
+
+func lines(s string) int { return strings.Count(s, "\n") }
+
+// TestContentLength is wsgiref's testContentLength through the http.Handler
+// adapter: one unflushed write gets a length, a flushed one does not.
+func TestContentLength(t *testing.T) {
+	tests := []struct {
+		name string
+		h    http.HandlerFunc
+		want string
+	}{
+		{"one chunk", func(w http.ResponseWriter, _ *http.Request) {
+			w.Write([]byte("http"))
+		}, "Status: 200 OK\r\nContent-Length: 4\r\n\r\nhttp"},
+		{"written before return", func(w http.ResponseWriter, _ *http.Request) {
+			w.(http.Flusher).Flush()
+			w.Write([]byte("http"))
+		}, "Status: 200 OK\r\n\r\nhttp"},
+		{"utf-8", func(w http.ResponseWriter, _ *http.Request) {
+			w.Write([]byte("тест"))
+		}, "Status: 200 OK\r\nContent-Length: 8\r\n\r\n\xd1\x82\xd0\xb5\xd1\x81\xd1\x82"},
+		{"HEAD-like", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Length", "12345")
+		}, "Status: 200 OK\r\nContent-Length: 12345\r\n\r\n"},
+		{"empty", func(http.ResponseWriter, *http.Request) {},
+			"Status: 200 OK\r\nContent-Length: 0\r\n\r\n"},
+		{"bytes data", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Write([]byte("data"))
+		}, "Status: 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 4\r\n\r\ndata"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _, _ := run(t, handler.Config{App: handler.HTTPApp(tt.h)}, request())
+			if got != tt.want {
+				t.Errorf("Serve = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestErrorOutput is wsgiref's testBasicErrorOutput and
+// testErrorAfterOutput: an app that fails before its headers gets the error
+// page; after them, the output just stops. Either way one line is logged.
+func TestErrorOutput(t *testing.T) {
+	before := handler.HTTPApp(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic("This should be caught by handler")
+	}))
+	got, res, logs := run(t, handler.Config{App: before}, request())
+	if got != errorPage {
+		t.Errorf("failure before headers: Serve = %q, want %q", got, errorPage)
+	}
+	if res.Status != 500 || res.Err == nil {
+		t.Errorf("failure before headers: Result = %+v, want status 500 and an error", res)
+	}
+	if !strings.Contains(logs, "This should be caught by handler") || lines(logs) < 1 ||
+		strings.Count(logs, "request failed") != 1 {
+		t.Errorf("failure before headers: log = %q, want one failure line with the panic", logs)
+	}
+
+	after := handler.HTTPApp(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("Some output has been sent"))
+		w.(http.Flusher).Flush()
+		panic("late")
+	}))
+	got, _, logs = run(t, handler.Config{App: after}, request())
+	if want := "Status: 200 OK\r\n\r\nSome output has been sent"; got != want {
+		t.Errorf("failure after headers: Serve = %q, want %q", got, want)
+	}
+	if strings.Count(logs, "request failed") != 1 || !strings.Contains(logs, "late") {
+		t.Errorf("failure after headers: log = %q, want one failure line naming the panic", logs)
+	}
+}
+
+// TestCustomErrorPage is wsgiref's error_status/error_headers/error_body.
+func TestCustomErrorPage(t *testing.T) {
+	cfg := handler.Config{
+		App:          output(""),
+		ErrorStatus:  handler.Status{Code: 503, Reason: "Busy"},
+		ErrorHeaders: []handler.Field{{Name: "Content-Type", Value: "text/html"}, {Name: "Retry-After", Value: "5"}},
+		ErrorBody:    []byte("<b>busy</b>"),
+	}
+	got, _, _ := run(t, cfg, request())
+	want := "Status: 503 Busy\r\nContent-Type: text/html\r\nRetry-After: 5\r\nContent-Length: 11\r\n\r\n<b>busy</b>"
+	if got != want {
+		t.Errorf("Serve = %q, want %q", got, want)
+	}
+}
+
+// TestResponses drives the CGI response forms of RFC 3875 §6 and the
+// repairs of lenient mode through the pipeline, byte for byte.
+func TestResponses(t *testing.T) {
+	tests := []struct {
+		name   string
+		out    string
+		strict bool
+		want   string
+		log    string // a word the single log line must hold
+	}{
+		{"RFC-36 LF document", "Content-Type: text/plain\n\nhello",
+			false, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nhello", "request"},
+		{"RFC-46 status without reason", "Status: 404\r\nContent-Type: text/plain\r\n\r\nnf",
+			false, "Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\nnf", "request"},
+		{"RFC-46 own reason", "Status: 200 FooBar\r\nContent-Type: text/plain\r\n\r\nx",
+			false, "Status: 200 FooBar\r\nContent-Type: text/plain\r\n\r\nx", "request"},
+		{"RFC-39 client redirect", "Location: http://foo.com/\r\n\r\n",
+			false, "Status: 302 Found\r\nLocation: http://foo.com/\r\nContent-Length: 0\r\n\r\n", "request"},
+		{"RFC-40 redirect with status and document",
+			"Location: http://x/\r\nStatus: 301 Moved\r\nContent-Type: text/html\r\n\r\n<body>",
+			false, "Status: 301 Moved\r\nLocation: http://x/\r\nContent-Type: text/html\r\n\r\n<body>", "request"},
+		{"RFC-41 redirect with document", "Location: http://x/\r\nContent-Type: text/html\r\n\r\nSEE-THIS",
+			false, "Status: 302 Found\r\nLocation: http://x/\r\nContent-Type: text/html\r\n\r\nSEE-THIS", "request"},
+		{"RFC-55 extra newline is body", "Location: http://www.example.org/\r\n\n\n",
+			false, "Status: 302 Found\r\nLocation: http://www.example.org/\r\n\r\n\n", "request"},
+		{"empty body gets Content-Length 0", "Content-Type: text/plain\r\n\r\n",
+			false, "Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n", "request"},
+		{"program's Content-Length kept", "Content-Type: text/plain\r\nContent-Length: 99\r\n\r\n",
+			false, "Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 99\r\n\r\n", "request"},
+		{"RFC-35 no output", "", false, errorPage, "no cgi response"},
+		{"no blank line", "Content-Type: text/plain\r\n", false, errorPage, "request failed"},
+		{"line without colon", "Content-Type text/plain\r\n\r\nx", false, errorPage, "request failed"},
+		{"RFC-46 two-digit status", "Status: 30 FooBar\r\nContent-Type: text/plain\r\n\r\n", false, errorPage, "status"},
+		{"RFC-42 two statuses", "Status: 200 OK\r\nStatus: 404 Not Found\r\nContent-Type: text/plain\r\n\r\n",
+			false, errorPage, "request failed"},
+		{"RFC-45 continuation line", "Content-Type: text/plain\r\n continued\r\n\r\n", false, errorPage, "request failed"},
+		{"RFC-49 hop-by-hop dropped", "Content-Type: text/plain\r\nConnection: close\r\n\r\nx",
+			false, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nx", "repaired"},
+		{"RFC-49 hop-by-hop strict", "Content-Type: text/plain\r\nConnection: close\r\n\r\nx",
+			true, errorPage, "RFC 3875"},
+		{"RFC-47 no Content-Type passed, not guessed", "X-A: 1\r\n\r\nx",
+			false, "Status: 200 OK\r\nX-A: 1\r\n\r\nx", "Content-Type"},
+		{"duplicate Date dropped", "Content-Type: text/plain\r\nDate: A\r\nDate: B\r\n\r\nx",
+			false, "Status: 200 OK\r\nContent-Type: text/plain\r\nDate: A\r\n\r\nx", "repaired"},
+		{"NPH-free program output with NUL body", "Content-Type: application/octet-stream\r\n\r\n\x00\xff\x00",
+			false, "Status: 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n\x00\xff\x00", "request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _, logs := run(t, handler.Config{App: output(tt.out), Strict: tt.strict}, request())
+			if got != tt.want {
+				t.Errorf("Serve(%q) = %q, want %q", tt.out, got, tt.want)
+			}
+			if lines(logs) != 1 || !strings.Contains(logs, tt.log) {
+				t.Errorf("Serve(%q) logged %q, want one line holding %q", tt.out, logs, tt.log)
+			}
+		})
+	}
+}
+
+// TestLocalRedirect: RFC 3875 §6.2.2, a Location path alone is served again
+// inside the gateway as a GET without body (RFC-37).
+func TestLocalRedirect(t *testing.T) {
+	app := &recorder{outputs: []string{
+		"Location: /other/p%61th?x=1\r\n\r\nignored body",
+		"Content-Type: text/plain\r\n\r\nthere",
+	}}
+	req := request("REQUEST_METHOD", "POST", "CONTENT_LENGTH", "3", "CONTENT_TYPE", "text/plain", "PATH_INFO", "/first")
+	req.Body = strings.NewReader("abc")
+	got, _, _ := run(t, handler.Config{App: app}, req)
+	if want := "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nthere"; got != want {
+		t.Errorf("Serve = %q, want %q", got, want)
+	}
+	if len(app.calls) != 2 {
+		t.Fatalf("app started %d times, want 2", len(app.calls))
+	}
+	if app.bodies[0] != "abc" || app.bodies[1] != "" {
+		t.Errorf("bodies = %q, want [abc, \"\"]", app.bodies)
+	}
+	env := app.calls[1].Env
+	for k, want := range map[string]string{
+		"REQUEST_METHOD": "GET", "PATH_INFO": "/other/path", "QUERY_STRING": "x=1", "REQUEST_URI": "/other/p%61th?x=1",
+	} {
+		if env[k] != want {
+			t.Errorf("redirected %s = %q, want %q", k, env[k], want)
+		}
+	}
+	for _, k := range []string{"CONTENT_LENGTH", "CONTENT_TYPE"} {
+		if v, ok := env[k]; ok {
+			t.Errorf("redirected %s = %q, want it unset", k, v)
+		}
+	}
+}
+
+func TestRedirectLoop(t *testing.T) {
+	app := &recorder{outputs: []string{"Location: /again\r\n\r\n"}}
+	got, _, logs := run(t, handler.Config{App: app}, request())
+	if got != errorPage {
+		t.Errorf("Serve = %q, want the error page", got)
+	}
+	if len(app.calls) != 11 {
+		t.Errorf("app started %d times, want 11 (the first dispatch and 10 redirects)", len(app.calls))
+	}
+	if !strings.Contains(logs, "redirects") {
+		t.Errorf("log = %q, want the redirect limit named", logs)
+	}
+}
+
+func TestTimeouts(t *testing.T) {
+	const gatewayTimeout = "Status: 504 Gateway Timeout\r\nContent-Type: text/plain\r\nContent-Length: 20\r\n\r\n504 Gateway Timeout\n"
+	tests := []struct {
+		name string
+		app  handler.App
+		cfg  handler.Config
+		want string
+	}{
+		{"no headers", stall{}, handler.Config{HeaderTimeout: 50 * time.Millisecond}, gatewayTimeout},
+		{"half a header", stall{"Content-Type: text/pl"}, handler.Config{Timeout: 50 * time.Millisecond}, gatewayTimeout},
+		{"idle before the body", stall{"Content-Type: text/plain\r\n\r\n"},
+			handler.Config{IdleTimeout: 50 * time.Millisecond}, gatewayTimeout},
+		{"idle in the body", stall{"Content-Type: text/plain\r\n\r\npartial"},
+			handler.Config{IdleTimeout: 50 * time.Millisecond}, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\npartial"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.App = tt.app
+			got, res, logs := run(t, tt.cfg, request())
+			if got != tt.want {
+				t.Errorf("Serve = %q, want %q", got, tt.want)
+			}
+			if res.Err == nil || strings.Count(logs, "request failed") != 1 || !strings.Contains(logs, "time") {
+				t.Errorf("Result.Err = %v, log = %q; want one failure line naming the timeout", res.Err, logs)
+			}
+		})
+	}
+}
+
+// brokenWriter fails every write, as a vanished client does.
+type brokenWriter struct{ header bool }
+
+func (w *brokenWriter) WriteHeader(handler.Status, *handler.Headers) error {
+	w.header = true
+	return nil
+}
+func (*brokenWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+func (*brokenWriter) Flush() error              { return errors.New("broken pipe") }
+
+func TestClientGone(t *testing.T) {
+	var logs bytes.Buffer
+	h, _ := handler.New(handler.Config{
+		App:    stall{"Content-Type: text/plain\r\n\r\nfirst bytes"},
+		Logger: hclog.New(&hclog.LoggerOptions{Output: &logs}),
+	})
+	done := make(chan handler.Result)
+	go func() { done <- h.Serve(context.Background(), request(), &brokenWriter{}) }()
+	select {
+	case res := <-done:
+		if res.Err == nil || !strings.Contains(res.Err.Error(), "client went away") {
+			t.Errorf("Result.Err = %v, want the client gone", res.Err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not stop the app when the client went away")
+	}
+	if lines(logs.String()) != 1 || !strings.Contains(logs.String(), "aborted") {
+		t.Errorf("log = %q, want one line saying the request was aborted", logs.String())
+	}
+}
+
+func TestBody(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      []string
+		body     io.Reader
+		status   int
+		wantBody string
+		wantCL   string // "-" for unset
+	}{
+		{"known length cuts the stream", []string{"CONTENT_LENGTH", "3"}, strings.NewReader("abcdef"), 200, "abc", "3"},
+		{"fewer bytes than announced", []string{"CONTENT_LENGTH", "8"}, strings.NewReader("short"), 200, "short", "8"},
+		{"nginx empty CONTENT_LENGTH", []string{"CONTENT_LENGTH", ""}, nil, 200, "", "-"},
+		{"unknown length is counted", nil, strings.NewReader("0123456789"), 200, "0123456789", "10"},
+		{"empty unknown body", nil, strings.NewReader(""), 200, "", "-"},
+		{"over the limit", []string{"CONTENT_LENGTH", "11"}, strings.NewReader("01234567890"), 413, "", ""},
+		{"unknown over the limit", nil, strings.NewReader("01234567890"), 413, "", ""},
+		{"bad CONTENT_LENGTH", []string{"CONTENT_LENGTH", "1a"}, strings.NewReader("x"), 400, "", ""},
+		{"negative CONTENT_LENGTH", []string{"CONTENT_LENGTH", "-1"}, strings.NewReader("x"), 400, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app := &recorder{outputs: []string{"Content-Type: text/plain\r\n\r\n"}}
+			req := request(tt.env...)
+			req.Body = tt.body
+			_, res, _ := run(t, handler.Config{App: app, MaxBody: 10}, req)
+			if res.Status != tt.status {
+				t.Fatalf("status = %d, want %d (%v)", res.Status, tt.status, res.Err)
+			}
+			if tt.status != 200 {
+				if len(app.calls) != 0 {
+					t.Errorf("the app ran for a rejected body")
+				}
+				return
+			}
+			if app.bodies[0] != tt.wantBody {
+				t.Errorf("app read %q, want %q", app.bodies[0], tt.wantBody)
+			}
+			cl, ok := app.calls[0].Env["CONTENT_LENGTH"]
+			if !ok {
+				cl = "-"
+			}
+			if cl != tt.wantCL {
+				t.Errorf("CONTENT_LENGTH = %q, want %q", cl, tt.wantCL)
+			}
+		})
+	}
+}
+
+func TestEnviron(t *testing.T) {
+	t.Setenv("GATEWAYD_TEST_PASSED", "passed")
+	t.Setenv("GATEWAYD_TEST_HIDDEN", "hidden")
+	app := &recorder{outputs: []string{"Content-Type: text/plain\r\n\r\n"}}
+	cfg := handler.Config{
+		App:            app,
+		PassEnv:        []string{"GATEWAYD_TEST_PASSED"},
+		Env:            environ.Environ{"CONFIGURED": "c", "REQUEST_METHOD": "configured"},
+		ServerSoftware: "gatewayd/test",
+	}
+	run(t, cfg, request("HTTP_PROXY", "http://evil/", "HTTP_CONTENT_TYPE", "x", "GATEWAY_INTERFACE", "CGI/01.1"))
+	env := app.calls[0].Env
+	want := map[string]string{
+		"GATEWAYD_TEST_PASSED": "passed", "CONFIGURED": "c", "REQUEST_METHOD": "GET",
+		"GATEWAY_INTERFACE": "CGI/1.1", "SERVER_SOFTWARE": "gatewayd/test", "QUERY_STRING": "", "SCRIPT_NAME": "",
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s = %q, want %q", k, env[k], v)
+		}
+	}
+	for _, k := range []string{"HTTP_PROXY", "HTTP_CONTENT_TYPE", "GATEWAYD_TEST_HIDDEN"} {
+		if v, ok := env[k]; ok {
+			t.Errorf("%s = %q, want it unset", k, v)
+		}
+	}
+}
+
+// TestScriptRoot: --root maps the URL path onto executable files inside the
+// root, and nothing outside it.
+func TestScriptRoot(t *testing.T) {
+	root := t.TempDir()
+	outside := t.TempDir()
+	write := func(path string, mode os.FileMode) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte("#!/bin/sh\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(root, "a.cgi"), 0o755)
+	write(filepath.Join(root, "sub", "b.cgi"), 0o755)
+	write(filepath.Join(root, "plain.txt"), 0o644)
+	write(filepath.Join(outside, "evil.cgi"), 0o755)
+	if err := os.Symlink(filepath.Join(outside, "evil.cgi"), filepath.Join(root, "link.cgi")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "out")); err != nil {
+		t.Fatal(err)
+	}
+	realRoot, _ := filepath.EvalSymlinks(root)
+
+	tests := []struct {
+		path       string
+		status     int
+		script     string // SCRIPT_NAME
+		pathInfo   string
+		translated string // "-" for unset
+	}{
+		{"/a.cgi", 200, "/a.cgi", "", "-"},
+		{"/a.cgi/x/y", 200, "/a.cgi", "/x/y", filepath.Join(realRoot, "x/y")},
+		{"/a.cgi/", 200, "/a.cgi", "/", realRoot},
+		{"/sub/b.cgi/z", 200, "/sub/b.cgi", "/z", filepath.Join(realRoot, "z")},
+		{"//sub//b.cgi", 200, "//sub//b.cgi", "", "-"},
+		{"/missing.cgi", 404, "", "", ""},
+		{"/sub", 404, "", "", ""},
+		{"/", 404, "", "", ""},
+		{"/../etc/passwd", 403, "", "", ""},
+		{"/sub/../a.cgi", 403, "", "", ""},
+		{"/plain.txt", 403, "", "", ""},
+		{"/link.cgi", 403, "", "", ""},
+		{"/out/evil.cgi", 403, "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			app := &recorder{outputs: []string{"Content-Type: text/plain\r\n\r\n"}}
+			_, res, _ := run(t, handler.Config{App: app, Root: root}, request("PATH_INFO", tt.path, "SCRIPT_NAME", ""))
+			if res.Status != tt.status {
+				t.Fatalf("status = %d, want %d (%v)", res.Status, tt.status, res.Err)
+			}
+			if tt.status != 200 {
+				return
+			}
+			c := app.calls[0]
+			if c.Env["SCRIPT_NAME"] != tt.script || c.Env["PATH_INFO"] != tt.pathInfo {
+				t.Errorf("SCRIPT_NAME, PATH_INFO = %q, %q, want %q, %q",
+					c.Env["SCRIPT_NAME"], c.Env["PATH_INFO"], tt.script, tt.pathInfo)
+			}
+			pt, ok := c.Env["PATH_TRANSLATED"]
+			if !ok {
+				pt = "-"
+			}
+			if pt != tt.translated {
+				t.Errorf("PATH_TRANSLATED = %q, want %q", pt, tt.translated)
+			}
+			if c.Env["SCRIPT_FILENAME"] != c.Program || !strings.HasPrefix(c.Program, realRoot) {
+				t.Errorf("Program = %q, SCRIPT_FILENAME = %q, want the same path inside %s", c.Program, c.Env["SCRIPT_FILENAME"], realRoot)
+			}
+		})
+	}
+}

@@ -1,0 +1,127 @@
+package handler
+
+import (
+	"errors"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gatewayd/environ"
+)
+
+// route chooses what runs for env (pipeline step 2) and returns the call
+// with the program's environment: a copy of env, so that a local redirect
+// starts again from the front-end's variables.
+func (h *Handler) route(env environ.Environ) (*Call, error) {
+	env = env.Clone()
+	switch {
+	case h.root != "":
+		return h.findScript(env)
+	case h.cfg.Program != "":
+		setDefault(env, "SCRIPT_FILENAME", h.cfg.Program)
+		return &Call{Env: env, Program: h.cfg.Program, Args: h.cfg.Args}, nil
+	default:
+		return &Call{Env: env}, nil
+	}
+}
+
+// findScript maps PATH_INFO onto the script root: the first path segment,
+// walking down from the root, that names an existing file is the script, and
+// what follows it is the new PATH_INFO. The script must be a regular,
+// executable file whose real path, symlinks resolved, lies inside the root:
+// a name that does not exist, or a directory, gives 404; ".." in the path, a
+// symlink out of the root, or a file that is not executable gives 403.
+func (h *Handler) findScript(env environ.Environ) (*Call, error) {
+	pi := env["PATH_INFO"]
+	if !strings.HasPrefix(pi, "/") {
+		return nil, Errorf(http.StatusNotFound, "handler: no script in path %q", pi)
+	}
+	dir, rest := h.root, pi[1:]
+	for {
+		seg, tail, more := strings.Cut(rest, "/")
+		switch seg {
+		case "..":
+			return nil, Errorf(http.StatusForbidden, "handler: %q leaves the root", pi)
+		case "", ".":
+			if !more {
+				return nil, Errorf(http.StatusNotFound, "handler: %q names a directory", pi)
+			}
+			rest = tail
+			continue
+		}
+		cand := filepath.Join(dir, seg)
+		fi, err := os.Stat(cand)
+		switch {
+		case errors.Is(err, fs.ErrPermission):
+			return nil, &Error{Status: http.StatusForbidden, Err: err}
+		case err != nil:
+			return nil, &Error{Status: http.StatusNotFound, Err: err}
+		case fi.IsDir():
+			if !more {
+				return nil, Errorf(http.StatusNotFound, "handler: %q names a directory", pi)
+			}
+			dir, rest = cand, tail
+			continue
+		}
+		if err := h.checkScript(cand, fi); err != nil {
+			return nil, err
+		}
+		cut := len(pi) - len(tail)
+		if more {
+			cut-- // PATH_INFO keeps its leading '/'
+		}
+		env["SCRIPT_NAME"] += pi[:cut]
+		env["PATH_INFO"] = pi[cut:]
+		env["SCRIPT_FILENAME"] = cand
+		setDefault(env, "DOCUMENT_ROOT", h.root)
+		if p := env["PATH_INFO"]; p != "" {
+			// RFC 3875 §4.1.6: PATH_INFO mapped onto the document root.
+			env["PATH_TRANSLATED"] = filepath.Join(env["DOCUMENT_ROOT"], filepath.FromSlash(p))
+		} else {
+			delete(env, "PATH_TRANSLATED")
+		}
+		return &Call{Env: env, Program: cand}, nil
+	}
+}
+
+// checkScript allows a found file only if it is a regular executable file
+// whose real path lies inside the root.
+func (h *Handler) checkScript(path string, fi fs.FileInfo) error {
+	if !fi.Mode().IsRegular() {
+		return Errorf(http.StatusForbidden, "handler: %s is not a regular file", path)
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return &Error{Status: http.StatusForbidden, Err: err}
+	}
+	if real != h.root && !strings.HasPrefix(real, h.root+string(filepath.Separator)) {
+		return Errorf(http.StatusForbidden, "handler: %s resolves to %s, outside the root", path, real)
+	}
+	if fi.Mode().Perm()&0o111 == 0 {
+		return Errorf(http.StatusForbidden, "handler: %s is not executable", path)
+	}
+	return nil
+}
+
+// redirectEnv returns the environment of a local redirect to loc (RFC 3875
+// §6.2.2): a GET without a body for loc's path and query.
+func redirectEnv(env environ.Environ, loc string) environ.Environ {
+	e := env.Clone()
+	loc, _, _ = strings.Cut(loc, "#")
+	path, query, _ := strings.Cut(loc, "?")
+	if p, err := url.PathUnescape(path); err == nil {
+		path = p
+	}
+	e["REQUEST_METHOD"] = "GET"
+	e["REQUEST_URI"] = loc
+	e["SCRIPT_NAME"] = ""
+	e["PATH_INFO"] = path
+	e["QUERY_STRING"] = query
+	for _, k := range []string{"CONTENT_LENGTH", "CONTENT_TYPE", "PATH_TRANSLATED", "SCRIPT_FILENAME"} {
+		delete(e, k)
+	}
+	return e
+}
