@@ -1,13 +1,16 @@
 package handler
 
 import (
-	"bufio"
+	"bytes"
 	"io"
 )
 
 // ResponseWriter is where the pipeline emits a response. Each front-end
 // provides one that encodes it for its protocol; the pipeline calls
-// WriteHeader once, then Write and Flush.
+// WriteHeader once, then Write, and Flush whenever the program's output
+// pauses. The response is complete when Handler.Serve returns; what a
+// protocol sends at the end (FastCGI's END_REQUEST, a final flush) is the
+// front-end's to send.
 type ResponseWriter interface {
 	// WriteHeader sends the status and the header fields. The writer must
 	// not keep h after it returns.
@@ -31,37 +34,32 @@ type RawWriter interface {
 // GatewayWriter emits a response in gateway form, the form a CGI program
 // gives its web server (RFC 3875 §6): "Status: 200 OK", the header fields,
 // a blank line and the body, exactly as wsgiref's BaseCGIHandler does
-// (origin_server False): no Date and no Server are added. It buffers; Flush
-// passes the bytes on to the underlying writer and flushes that too when it
-// can.
+// (origin_server False): no Date and no Server are added. It does not
+// buffer: the header block goes to the underlying writer in one Write, body
+// bytes as they come.
 type GatewayWriter struct {
-	bw *bufio.Writer
-	w  io.Writer
+	w io.Writer
 }
 
 // NewGatewayWriter returns a GatewayWriter writing to w.
-func NewGatewayWriter(w io.Writer) *GatewayWriter {
-	return &GatewayWriter{bw: bufio.NewWriterSize(w, 32<<10), w: w}
-}
+func NewGatewayWriter(w io.Writer) *GatewayWriter { return &GatewayWriter{w: w} }
 
 // WriteHeader writes "Status: <status>\r\n" and the header block.
 func (g *GatewayWriter) WriteHeader(s Status, h *Headers) error {
-	g.bw.WriteString("Status: ")
-	g.bw.WriteString(s.String())
-	g.bw.WriteString("\r\n")
-	_, err := h.WriteTo(g.bw)
+	var b bytes.Buffer
+	b.WriteString("Status: ")
+	b.WriteString(s.String())
+	b.WriteString("\r\n")
+	h.WriteTo(&b)
+	_, err := g.w.Write(b.Bytes())
 	return err
 }
 
 // Write writes body bytes.
-func (g *GatewayWriter) Write(p []byte) (int, error) { return g.bw.Write(p) }
+func (g *GatewayWriter) Write(p []byte) (int, error) { return g.w.Write(p) }
 
-// Flush writes the buffered bytes to the underlying writer and flushes it
-// if it has a Flush method.
+// Flush flushes the underlying writer if it has a Flush method.
 func (g *GatewayWriter) Flush() error {
-	if err := g.bw.Flush(); err != nil {
-		return err
-	}
 	switch f := g.w.(type) {
 	case interface{ Flush() error }:
 		return f.Flush()

@@ -194,7 +194,9 @@ var (
 )
 
 // Serve runs the pipeline for req and writes the response to w. It never
-// panics and writes exactly one log line.
+// panics and writes exactly one log line. It flushes w when the program's
+// output pauses; completing the response after Serve returns is the
+// front-end's part.
 func (h *Handler) Serve(ctx context.Context, req *Request, w ResponseWriter) (res Result) {
 	start := time.Now()
 	id := req.ID
@@ -381,44 +383,44 @@ var ErrViolation = errors.New("handler: response violates RFC 3875")
 // (wsgiref's finish_content).
 func (s *serve) send(resp *Response, out *bufio.Reader) {
 	buf := make([]byte, 32<<10)
+	fl := newIdleFlusher(s.w, func(error) { s.cancel(errClientGone) })
 	for {
 		n, err := out.Read(buf)
 		if n > 0 {
 			if !s.headersSent && !s.writeHeader(resp.Status, resp.Header) {
+				fl.stop()
 				return
 			}
-			if _, werr := s.w.Write(buf[:n]); werr != nil {
+			if werr := fl.write(buf[:n], out.Buffered() == 0); werr != nil {
+				fl.stop()
 				s.clientGone(werr)
 				return
 			}
 			s.result.BodyBytes += int64(n)
 			s.act.touch()
-			if out.Buffered() == 0 {
-				if werr := s.w.Flush(); werr != nil {
-					s.clientGone(werr)
-					return
-				}
-			}
 		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			s.fail(s.cause(err))
+			if ferr := fl.stop(); ferr != nil {
+				s.clientGone(ferr)
+			} else {
+				s.fail(s.cause(err))
+			}
 			return
 		}
+	}
+	if err := fl.stop(); err != nil {
+		s.clientGone(err)
+		return
 	}
 	if !s.headersSent {
 		if _, err := resp.Header.SetDefault("Content-Length", "0"); err != nil {
 			s.fail(err)
 			return
 		}
-		if !s.writeHeader(resp.Status, resp.Header) {
-			return
-		}
-	}
-	if err := s.w.Flush(); err != nil {
-		s.clientGone(err)
+		s.writeHeader(resp.Status, resp.Header)
 	}
 }
 
@@ -486,7 +488,6 @@ func (s *serve) fail(err error) {
 	if s.writeHeader(st, h) {
 		if _, err := s.w.Write(page); err == nil {
 			s.result.BodyBytes = int64(len(page))
-			s.w.Flush()
 		}
 	}
 }

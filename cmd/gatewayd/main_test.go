@@ -1,0 +1,458 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the gatewayd built for these tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gatewayd-test-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "gatewayd")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build gatewayd: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// daemon is a gatewayd process started by a test.
+type daemon struct {
+	cmd  *exec.Cmd
+	url  string // the first listener's URL
+	mu   sync.Mutex
+	logs bytes.Buffer
+
+	exited  chan struct{} // closed when the process has been waited for
+	exitErr error         // set before exited is closed
+}
+
+var urlRE = regexp.MustCompile(`url"?[=:]"?(http://[^ "]+)`)
+
+// start runs cmd (a gatewayd process in its own process group) and waits
+// for it to log the URL it serves on.
+func start(t *testing.T, cmd *exec.Cmd) *daemon {
+	t.Helper()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{cmd: cmd, exited: make(chan struct{})}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			d.mu.Lock()
+			d.logs.WriteString(sc.Text() + "\n")
+			d.mu.Unlock()
+			if m := urlRE.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case found <- m[1]:
+				default:
+				}
+			}
+		}
+		d.exitErr = cmd.Wait()
+		close(d.exited)
+	}()
+	t.Cleanup(func() { d.stop(t) })
+	select {
+	case d.url = <-found:
+	case <-d.exited:
+		t.Fatalf("gatewayd exited before serving (%v):\n%s", d.exitErr, d.log())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("gatewayd did not start serving:\n%s", d.log())
+	}
+	return d
+}
+
+func (d *daemon) log() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.logs.String()
+}
+
+// signal sends sig to the daemon's process group.
+func (d *daemon) signal(sig syscall.Signal) { syscall.Kill(-d.cmd.Process.Pid, sig) }
+
+// stop ends the daemon with SIGTERM and returns its exit error.
+func (d *daemon) stop(t *testing.T) error {
+	select {
+	case <-d.exited:
+		return d.exitErr
+	default:
+	}
+	d.signal(syscall.SIGTERM)
+	return d.wait(t)
+}
+
+// wait waits for the daemon to exit and returns its exit error.
+func (d *daemon) wait(t *testing.T) error {
+	select {
+	case <-d.exited:
+	case <-time.After(30 * time.Second):
+		d.signal(syscall.SIGKILL)
+		t.Errorf("gatewayd did not exit:\n%s", d.log())
+		<-d.exited
+	}
+	return d.exitErr
+}
+
+func serveRoot(t *testing.T, root string, flags ...string) *daemon {
+	args := append([]string{"serve", "--http", "127.0.0.1:0", "--root", root}, flags...)
+	return start(t, exec.Command(binary, args...))
+}
+
+// writeScript writes an executable shell script.
+func writeScript(t *testing.T, dir, name, body string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func get(t *testing.T, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+// alive reports whether pid is a live process (a zombie counts as gone).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(rest, "Z")
+}
+
+func waitPid(t *testing.T, path string) int {
+	t.Helper()
+	for range 200 {
+		if b, err := os.ReadFile(path); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				return pid
+			}
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("no pid in %s", path)
+	return 0
+}
+
+// TestDefaultRun runs the README's run command literally: `go run
+// ./cmd/gatewayd` serves the demo app on 127.0.0.1:8000.
+func TestDefaultRun(t *testing.T) {
+	cmd := exec.Command("go", "run", "./cmd/gatewayd")
+	cmd.Dir = "../.."
+	d := start(t, cmd)
+	if d.url != "http://127.0.0.1:8000" {
+		t.Errorf("serving on %s, want http://127.0.0.1:8000", d.url)
+	}
+	resp, body := get(t, "http://127.0.0.1:8000/")
+	if resp.StatusCode != 200 || !strings.HasPrefix(body, "Hello world!\n\n") ||
+		!strings.Contains(body, "\nSERVER_PORT = '8000'\n") {
+		t.Errorf("GET / = %d %q, want the demo page", resp.StatusCode, body)
+	}
+	if got := resp.Header.Get("Server"); !strings.HasPrefix(got, "gatewayd/") {
+		t.Errorf("Server = %q, want gatewayd/VERSION", got)
+	}
+	// Ctrl-C reaches the whole process group. gatewayd stops cleanly; go run
+	// itself exits 1 when interrupted, which is go's business.
+	d.signal(syscall.SIGINT)
+	d.wait(t)
+	if !strings.HasSuffix(d.log(), "gatewayd: stopped\n") {
+		t.Errorf("gatewayd did not stop cleanly on Ctrl-C:\n%s", d.log())
+	}
+}
+
+// TestREADMECgiBin runs the README's cgi-bin example as it is written.
+func TestREADMECgiBin(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "## Serving a cgi-bin directory")
+	blocks := regexp.MustCompile("(?s)```(sh|console)\n(.*?)```").FindAllStringSubmatch(section, 2)
+	if len(blocks) != 2 {
+		t.Fatalf("README's cgi-bin section has no sh and console blocks")
+	}
+	script, console := blocks[0][2], blocks[1][2]
+	setup, serveLine, ok := strings.Cut(script, "go run ./cmd/gatewayd ")
+	if !ok {
+		t.Fatalf("README's cgi-bin block does not run go run ./cmd/gatewayd")
+	}
+	dir := t.TempDir()
+	sh := exec.Command("sh", "-e", "-c", setup)
+	sh.Dir = dir
+	if out, err := sh.CombinedOutput(); err != nil {
+		t.Fatalf("README set-up: %v\n%s", err, out)
+	}
+	cmd := exec.Command(binary, strings.Fields(serveLine)...)
+	cmd.Dir = dir
+	d := start(t, cmd)
+
+	// "$ curl -d 'name=gatewayd' URL" and the line it prints.
+	m := regexp.MustCompile(`\$ curl -d '([^']*)' (\S+)\n(.*)\n`).FindStringSubmatch(console)
+	if m == nil {
+		t.Fatalf("README's console block has no curl -d line: %q", console)
+	}
+	if !strings.HasPrefix(m[2], d.url+"/") {
+		t.Fatalf("README curls %s but gatewayd serves %s", m[2], d.url)
+	}
+	resp, err := http.Post(m[2], "application/x-www-form-urlencoded", strings.NewReader(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != m[3]+"\n" {
+		t.Errorf("README example printed %q, README says %q", body, m[3])
+	}
+}
+
+// TestServe drives `gatewayd serve --http --root` over a real socket.
+func TestServe(t *testing.T) {
+	root := t.TempDir()
+	pids := t.TempDir()
+	writeScript(t, root, "sum.sh", `printf 'Content-Type: text/plain\r\n\r\n'
+echo "$CONTENT_LENGTH $(head -c "$CONTENT_LENGTH" | sha256sum | cut -d' ' -f1)"
+`)
+	writeScript(t, root, "big.sh", `printf 'Content-Type: application/octet-stream\r\n\r\n'
+head -c 50000000 /dev/zero
+`)
+	writeScript(t, root, "sleep.sh", `echo $$ > "`+pids+`/sleep"
+exec sleep 60
+`)
+	writeScript(t, root, "crash.sh", `echo "boom: cannot open database" >&2
+exit 3
+`)
+	writeScript(t, root, "stream.sh", `echo $$ > "`+pids+`/stream"
+printf 'Content-Type: text/plain\r\n\r\n'
+exec yes gatewayd
+`)
+	d := serveRoot(t, root, "--timeout", "3s", "--kill-grace", "500ms")
+
+	t.Run("POST", func(t *testing.T) {
+		body := bytes.Repeat([]byte("gatewayd"), 1<<17) // 1 MiB
+		sum := sha256.Sum256(body)
+		resp, err := http.Post(d.url+"/sum.sh", "application/octet-stream", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := fmt.Sprintf("%d %s\n", len(body), hex.EncodeToString(sum[:]))
+		if resp.StatusCode != 200 || string(got) != want {
+			t.Errorf("POST = %d %q, want 200 %q", resp.StatusCode, got, want)
+		}
+	})
+	t.Run("chunked POST", func(t *testing.T) {
+		body := strings.Repeat("x", 100000)
+		req, _ := http.NewRequest("POST", d.url+"/sum.sh", io.NopCloser(strings.NewReader(body)))
+		req.ContentLength = -1 // sent chunked
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		sum := sha256.Sum256([]byte(body))
+		if want := fmt.Sprintf("100000 %x\n", sum); string(got) != want {
+			t.Errorf("chunked POST = %q, want %q", got, want)
+		}
+	})
+	t.Run("large response", func(t *testing.T) {
+		resp, err := http.Get(d.url + "/big.sh")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || n != 50000000 {
+			t.Errorf("read %d bytes (%v), want 50000000", n, err)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		resp, _ := get(t, d.url+"/sleep.sh")
+		if resp.StatusCode != 504 {
+			t.Errorf("status = %d, want 504", resp.StatusCode)
+		}
+		if pid := waitPid(t, filepath.Join(pids, "sleep")); alive(pid) {
+			t.Errorf("timed-out program %d still running", pid)
+		}
+	})
+	t.Run("crash", func(t *testing.T) {
+		resp, body := get(t, d.url+"/crash.sh")
+		if resp.StatusCode != 500 || body != "A server error occurred.  Please contact the administrator." {
+			t.Errorf("GET = %d %q, want wsgiref's 500 page", resp.StatusCode, body)
+		}
+		failed := regexp.MustCompile(`request failed:.*uri=/crash.sh .*exit_status=3.*stderr_tail="boom: cannot open database"`)
+		deadline := time.Now().Add(5 * time.Second)
+		for !failed.MatchString(d.log()) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !failed.MatchString(d.log()) {
+			t.Errorf("log has no failure line with the exit status and stderr tail:\n%s", d.log())
+		}
+	})
+	t.Run("client abort", func(t *testing.T) {
+		resp, err := http.Get(d.url + "/stream.sh")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadFull(resp.Body, make([]byte, 64<<10))
+		pid := waitPid(t, filepath.Join(pids, "stream"))
+		resp.Body.Close() // the client goes away mid-response
+		deadline := time.Now().Add(time.Second)
+		for alive(pid) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if alive(pid) {
+			t.Errorf("program %d still running a second after its client left", pid)
+		}
+	})
+}
+
+// TestShutdownDrains: SIGTERM lets a request in flight finish.
+func TestShutdownDrains(t *testing.T) {
+	root := t.TempDir()
+	writeScript(t, root, "slow.sh", `sleep 1
+printf 'Content-Type: text/plain\r\n\r\nfinished\n'
+`)
+	d := serveRoot(t, root)
+	type result struct {
+		body string
+		err  error
+	}
+	res := make(chan result)
+	go func() {
+		resp, err := http.Get(d.url + "/slow.sh")
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		res <- result{string(b), err}
+	}()
+	time.Sleep(300 * time.Millisecond) // the request is running
+	d.signal(syscall.SIGTERM)
+	if r := <-res; r.err != nil || r.body != "finished\n" {
+		t.Errorf("request in flight during shutdown = %q, %v; want finished", r.body, r.err)
+	}
+	if err := d.wait(t); err != nil {
+		t.Errorf("gatewayd exited with %v, want 0:\n%s", err, d.log())
+	}
+	if _, err := http.Get(d.url + "/slow.sh"); err == nil {
+		t.Errorf("gatewayd still accepting after shutdown")
+	}
+}
+
+func TestJSONLog(t *testing.T) {
+	d := start(t, exec.Command(binary, "serve", "--http", "127.0.0.1:0", "--log-format", "json"))
+	get(t, d.url+"/x")
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(d.log(), `"uri":"/x"`) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(d.log()), "\n") {
+		var v map[string]any
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Errorf("log line is not JSON: %q", line)
+		}
+	}
+	if !strings.Contains(d.log(), `"uri":"/x"`) {
+		t.Errorf("no access line for /x:\n%s", d.log())
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		out  string // in stdout
+		err  string // in stderr
+	}{
+		{[]string{"version"}, 0, "gatewayd ", ""},
+		{[]string{"--help"}, 0, "serve", ""},
+		{[]string{"serve", "--help"}, 0, "--root DIR", ""},
+		{[]string{"demo", "--help"}, 0, "CGI program", ""},
+		{[]string{"version", "--help"}, 0, "version", ""},
+		{[]string{"serve"}, 2, "", "no listener"},
+		{[]string{"serve", "--http", "127.0.0.1:0", "--root", "/tmp", "prog"}, 2, "", "not both"},
+		{[]string{"serve", "--bogus"}, 2, "", "unknown flag"},
+		{[]string{"nonsense"}, 2, "", "unknown command"},
+		{[]string{"serve", "--http", "nonsense"}, 2, "", "HOST:PORT"},
+		{[]string{"serve", "--http", "127.0.0.1:0", "--log-level", "loud"}, 2, "", "log level"},
+		{[]string{"serve", "--http", "127.0.0.1:0", "--root", "/nonexistent/dir"}, 1, "", "root"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			cmd := exec.Command(binary, tt.args...)
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			if code != tt.code || !strings.Contains(stdout.String(), tt.out) || !strings.Contains(stderr.String(), tt.err) {
+				t.Errorf("gatewayd %v: exit %d, stdout %q, stderr %q; want exit %d, stdout with %q, stderr with %q",
+					tt.args, code, stdout.String(), stderr.String(), tt.code, tt.out, tt.err)
+			}
+		})
+	}
+}
+
+// TestDemoCGI: `gatewayd demo` is the demo app as a CGI program.
+func TestDemoCGI(t *testing.T) {
+	cmd := exec.Command(binary, "demo")
+	cmd.Env = []string{"REQUEST_METHOD=GET", "PATH_INFO=/caf\xc3\xa9", "HTTP_X=it's"}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, body, _ := strings.Cut(string(out), "\r\n\r\n")
+	wantHead := "Status: 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " + strconv.Itoa(len(body))
+	wantBody := "Hello world!\n\nHTTP_X = \"it's\"\nPATH_INFO = '/café'\nREQUEST_METHOD = 'GET'\n"
+	if head != wantHead || body != wantBody {
+		t.Errorf("gatewayd demo = %q, want %q", out, wantHead+"\r\n\r\n"+wantBody)
+	}
+}
