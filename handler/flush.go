@@ -15,12 +15,13 @@ const flushDelay = 2 * time.Millisecond
 // the program has been quiet for flushDelay. Its timer runs on its own
 // goroutine, so every use of w holds mu.
 type idleFlusher struct {
-	mu    sync.Mutex
-	w     ResponseWriter
-	timer *time.Timer
-	dirty bool  // bytes written since the last flush
-	err   error // the first write or flush error
-	fail  func(error)
+	mu      sync.Mutex
+	w       ResponseWriter
+	timer   *time.Timer
+	dirty   bool  // bytes written since the last flush
+	stopped bool  // no flush may happen any more: the response may be over
+	err     error // the first write or flush error
+	fail    func(error)
 }
 
 func newIdleFlusher(w ResponseWriter, fail func(error)) *idleFlusher {
@@ -51,7 +52,7 @@ func (f *idleFlusher) write(p []byte, quiet bool) error {
 func (f *idleFlusher) flushNow() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.err != nil || !f.dirty {
+	if f.stopped || f.err != nil || !f.dirty {
 		return
 	}
 	f.dirty = false
@@ -61,10 +62,13 @@ func (f *idleFlusher) flushNow() {
 	}
 }
 
-// stop ends the timer and returns the first error.
+// stop ends the timer and returns the first error. A timer that has fired
+// already but not yet taken the lock finds stopped set and does nothing, so
+// no flush reaches w once stop has returned.
 func (f *idleFlusher) stop() error {
 	f.timer.Stop()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.stopped = true
 	return f.err
 }

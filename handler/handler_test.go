@@ -510,3 +510,68 @@ func TestScriptRoot(t *testing.T) {
 		})
 	}
 }
+
+// pauseThenEnd prints head, pauses for d and ends: its output ends right
+// when the idle flush is due.
+type pauseThenEnd struct {
+	head string
+	d    time.Duration
+}
+
+func (p pauseThenEnd) Start(context.Context, *handler.Call) (handler.Run, error) {
+	return &pauseRun{head: strings.NewReader(p.head), d: p.d}, nil
+}
+
+type pauseRun struct {
+	head   *strings.Reader
+	d      time.Duration
+	paused bool
+}
+
+func (r *pauseRun) Read(p []byte) (int, error) {
+	if r.head.Len() > 0 {
+		return r.head.Read(p)
+	}
+	if !r.paused {
+		r.paused = true
+		time.Sleep(r.d)
+	}
+	return 0, io.EOF
+}
+
+func (*pauseRun) Wait() handler.Exit { return handler.Exit{} }
+
+// afterWriter fails the test on any use after Serve has returned: by then
+// the front-end may be writing the next response on the same connection.
+type afterWriter struct {
+	t      *testing.T
+	mu     sync.Mutex
+	served bool
+}
+
+func (w *afterWriter) check(what string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.served {
+		w.t.Errorf("%s after Serve returned", what)
+	}
+}
+func (w *afterWriter) WriteHeader(handler.Status, *handler.Headers) error {
+	w.check("WriteHeader")
+	return nil
+}
+func (w *afterWriter) Write(p []byte) (int, error) { w.check("Write"); return len(p), nil }
+func (w *afterWriter) Flush() error                { w.check("Flush"); return nil }
+
+func TestNoFlushAfterServe(t *testing.T) {
+	for i := range 200 {
+		d := time.Duration(1500+10*i) * time.Microsecond // around the 2ms flush delay
+		h, _ := handler.New(handler.Config{App: pauseThenEnd{"Content-Type: text/plain\r\n\r\nbody", d}})
+		w := &afterWriter{t: t}
+		h.Serve(context.Background(), request(), w)
+		w.mu.Lock()
+		w.served = true
+		w.mu.Unlock()
+	}
+	time.Sleep(10 * time.Millisecond) // a late flush would show now
+}
