@@ -9,10 +9,11 @@ import (
 	"time"
 )
 
-// listen opens a listening socket for ADDR: HOST:PORT or unix:PATH.
-func listen(addr string) (net.Listener, error) {
+// listen opens a listening socket for ADDR: HOST:PORT, or unix:PATH
+// created with mode.
+func listen(addr string, mode os.FileMode) (net.Listener, error) {
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		return listenUnix(path)
+		return listenUnix(path, mode)
 	}
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return nil, usageError{fmt.Errorf("listen %q: want HOST:PORT or unix:PATH", addr)}
@@ -23,7 +24,7 @@ func listen(addr string) (net.Listener, error) {
 // listenUnix listens on a unix socket at path, replacing a stale socket file
 // left by a process that is gone, but never a live socket or another kind
 // of file.
-func listenUnix(path string) (net.Listener, error) {
+func listenUnix(path string, mode os.FileMode) (net.Listener, error) {
 	if path == "" {
 		return nil, usageError{errors.New("listen unix: empty path")}
 	}
@@ -44,13 +45,17 @@ func listenUnix(path string) (net.Listener, error) {
 		return nil, err
 	}
 	l.(*net.UnixListener).SetUnlinkOnClose(true)
+	if err := os.Chmod(path, mode); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("listen unix %s: %w", path, err)
+	}
 	return l, nil
 }
 
-// listenURL is how the log names a listener.
-func listenURL(l net.Listener) string {
+// listenURL is how the log names a listener of scheme.
+func listenURL(scheme string, l net.Listener) string {
 	if l.Addr().Network() == "unix" {
-		return "unix:" + l.Addr().String()
+		return scheme + "+unix:" + l.Addr().String()
 	}
-	return "http://" + l.Addr().String()
+	return scheme + "://" + l.Addr().String()
 }

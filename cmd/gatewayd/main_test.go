@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -454,5 +456,56 @@ func TestDemoCGI(t *testing.T) {
 	wantBody := "Hello world!\n\nHTTP_X = \"it's\"\nPATH_INFO = '/café'\nREQUEST_METHOD = 'GET'\n"
 	if head != wantHead || body != wantBody {
 		t.Errorf("gatewayd demo = %q, want %q", out, wantHead+"\r\n\r\n"+wantBody)
+	}
+}
+
+// TestUnixListener: unix:PATH replaces a stale socket file, refuses a live
+// one and any other file, and creates the socket with mode 0660.
+func TestUnixListener(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "gatewayd.sock")
+	stale, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.(*net.UnixListener).SetUnlinkOnClose(false)
+	stale.Close() // leaves the file behind, as a crashed daemon does
+
+	d := start(t, exec.Command(binary, "serve", "--http", "unix:"+sock, "--http", "127.0.0.1:0"))
+	fi, err := os.Stat(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o660 {
+		t.Errorf("socket mode = %v, want 0660", fi.Mode().Perm())
+	}
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		},
+	}}
+	resp, err := client.Get("http://gatewayd/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "REMOTE_ADDR = 'unix:'") {
+		t.Errorf("GET over the unix socket = %q, want the demo page for a unix client", b)
+	}
+
+	out, err := exec.Command(binary, "serve", "--http", "unix:"+sock).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "another process is listening") {
+		t.Errorf("second gatewayd on a live socket: %v, %q; want a refusal", err, out)
+	}
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("keep me"), 0o644)
+	out, err = exec.Command(binary, "serve", "--http", "unix:"+file).CombinedOutput()
+	if b, _ := os.ReadFile(file); err == nil || !strings.Contains(string(out), "not a socket") || string(b) != "keep me" {
+		t.Errorf("gatewayd on a regular file: %v, %q; want a refusal and the file kept", err, out)
+	}
+	d.stop(t)
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("socket file left after shutdown: %v", err)
 	}
 }

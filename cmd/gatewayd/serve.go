@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	nethttp "net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -20,12 +19,11 @@ import (
 	"gatewayd/handler"
 	"gatewayd/handler/demo"
 	"gatewayd/handler/subprocess"
-	gwhttp "gatewayd/protocol/http"
 )
 
 // serveOptions are the flags of `gatewayd serve`.
 type serveOptions struct {
-	httpAddrs     []string
+	listen        map[string][]string // protocol name → its ADDRs, in flag order
 	root          string
 	timeout       time.Duration
 	headerTimeout time.Duration
@@ -43,7 +41,7 @@ type serveOptions struct {
 // defaultServeOptions is what `gatewayd` with no arguments runs.
 func defaultServeOptions() serveOptions {
 	return serveOptions{
-		httpAddrs: []string{"127.0.0.1:8000"},
+		listen:    map[string][]string{"http": {"127.0.0.1:8000"}},
 		timeout:   handler.DefaultTimeout,
 		logLevel:  "info",
 		logFormat: "text",
@@ -52,7 +50,7 @@ func defaultServeOptions() serveOptions {
 
 func newServeCmd(stderr io.Writer) *cobra.Command {
 	o := defaultServeOptions()
-	o.httpAddrs = nil
+	o.listen = map[string][]string{}
 	cmd := &cobra.Command{
 		Use:   "serve [flags] [PROGRAM [ARG...]]",
 		Short: "Serve CGI programs over HTTP",
@@ -67,8 +65,8 @@ ADDR is HOST:PORT or unix:PATH.`,
   gatewayd serve --http unix:/run/gatewayd.sock /usr/lib/git-core/git-http-backend`,
 		Args: usageArgs(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(o.httpAddrs) == 0 {
-				return usageError{errors.New("serve: no listener: give --http ADDR")}
+			if o.listeners() == 0 {
+				return usageError{errors.New("serve: no listener: give " + listenerFlags())}
 			}
 			if o.root != "" && len(args) > 0 {
 				return usageError{errors.New("serve: give PROGRAM or --root, not both")}
@@ -78,7 +76,9 @@ ADDR is HOST:PORT or unix:PATH.`,
 	}
 	cmd.Flags().SetInterspersed(false) // flags after PROGRAM are its arguments
 	f := cmd.Flags()
-	f.StringArrayVar(&o.httpAddrs, "http", nil, "serve HTTP on `ADDR` (repeatable)")
+	for _, p := range protocols {
+		f.Var(&addrList{o.listen, p.name}, p.name, p.usage)
+	}
 	f.StringVar(&o.root, "root", "", "run the script each request names, if it lies inside `DIR`")
 	f.DurationVar(&o.timeout, "timeout", o.timeout, "longest a request may run")
 	f.DurationVar(&o.headerTimeout, "header-timeout", 0, "longest wait for a program's headers (default: --timeout)")
@@ -149,42 +149,52 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 		return err
 	}
 
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
-	for _, addr := range o.httpAddrs {
-		l, err := listen(addr)
-		if err != nil {
-			return err
-		}
-		listeners = append(listeners, l)
-	}
-
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv := gwhttp.New(gwhttp.Config{
-		Handler:           h,
-		ServerSoftware:    software,
-		PassAuthorization: o.passAuth,
-		Logger:            log.Named("http"),
-	})
+	what := "the demo app"
+	switch {
+	case o.root != "":
+		what = "scripts under " + o.root
+	case len(program) > 0:
+		what = program[0]
+	}
+	// Every listener is opened before any is served: a bad ADDR stops the
+	// start-up with nothing running.
+	type bound struct {
+		p *protocol
+		l net.Listener
+	}
+	var listeners []bound
+	for i := range protocols {
+		for _, addr := range o.listen[protocols[i].name] {
+			l, err := listen(addr, protocols[i].unixMode)
+			if err != nil {
+				for _, b := range listeners {
+					b.l.Close()
+				}
+				return err
+			}
+			listeners = append(listeners, bound{&protocols[i], l})
+		}
+	}
+
+	env := frontendEnv{handler: h, opts: o, software: software, log: log, runner: runner}
+	built := map[string]frontend{}
+	var running []frontend
 	errc := make(chan error, len(listeners))
 	var wg sync.WaitGroup
-	for _, l := range listeners {
-		what := "the demo app"
-		switch {
-		case o.root != "":
-			what = "scripts under " + o.root
-		case len(program) > 0:
-			what = program[0]
+	defer wg.Wait()
+	for _, b := range listeners {
+		fe, ok := built[b.p.name]
+		if !ok {
+			fe = b.p.build(env)
+			built[b.p.name] = fe
+			running = append(running, fe)
 		}
-		log.Info("serving "+what, "url", listenURL(l), "cpus", runtime.NumCPU())
+		log.Info("serving "+what, "url", listenURL(b.p.scheme, b.l), "cpus", runtime.NumCPU())
 		wg.Go(func() {
-			if err := srv.Serve(l); !errors.Is(err, nethttp.ErrServerClosed) {
-				errc <- fmt.Errorf("serve %s: %w", l.Addr(), err)
+			if err := fe.Serve(b.l); err != nil && !b.p.closed(err) {
+				errc <- fmt.Errorf("serve %s: %w", b.l.Addr(), err)
 			}
 		})
 	}
@@ -196,12 +206,20 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 		log.Error("listener failed; shutting down", "error", err)
 	}
 	stop() // a second signal kills the process
-	drain, cancel := context.WithTimeout(context.Background(), o.timeout+5*time.Second)
-	defer cancel()
-	if serr := srv.Shutdown(drain); serr != nil {
-		log.Warn("requests still running at the end of the drain", "error", serr)
-	}
+	shutdown(running, o, log)
 	wg.Wait()
 	log.Info("stopped")
 	return err
+}
+
+// shutdown stops every front-end, letting requests in flight finish within
+// the longest a request may take.
+func shutdown(running []frontend, o serveOptions, log hclog.Logger) {
+	drain, cancel := context.WithTimeout(context.Background(), o.timeout+5*time.Second)
+	defer cancel()
+	for _, fe := range running {
+		if err := fe.Shutdown(drain); err != nil {
+			log.Warn("requests still running at the end of the drain", "error", err)
+		}
+	}
 }

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	nethttp "net/http"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+
+	"gatewayd/handler"
+	"gatewayd/handler/subprocess"
+	gwhttp "gatewayd/protocol/http"
+)
+
+// frontend is a protocol server: it serves listeners until Shutdown, which
+// waits for the requests in flight.
+type frontend interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+}
+
+// frontendEnv is what a front-end is built from.
+type frontendEnv struct {
+	handler  *handler.Handler
+	opts     serveOptions
+	software string
+	log      hclog.Logger
+	runner   *subprocess.Runner // nil for in-process apps
+}
+
+// protocol describes one front-end of `gatewayd serve`.
+type protocol struct {
+	name     string      // its flag, --NAME ADDR
+	usage    string      // the flag's help
+	scheme   string      // how the log names its listeners
+	unixMode os.FileMode // mode of its unix sockets
+	build    func(frontendEnv) frontend
+	closed   func(error) bool // Serve's error after Shutdown
+}
+
+// protocols are the front-ends, in the order their listeners start.
+var protocols = []protocol{
+	{
+		name:     "http",
+		usage:    "serve HTTP on `ADDR` (repeatable)",
+		scheme:   "http",
+		unixMode: 0o660,
+		build: func(e frontendEnv) frontend {
+			return gwhttp.New(gwhttp.Config{
+				Handler:           e.handler,
+				ServerSoftware:    e.software,
+				PassAuthorization: e.opts.passAuth,
+				Logger:            e.log.Named("http"),
+			})
+		},
+		closed: func(err error) bool { return errors.Is(err, nethttp.ErrServerClosed) },
+	},
+}
+
+func listenerFlags() string {
+	var names []string
+	for _, p := range protocols {
+		names = append(names, "--"+p.name+" ADDR")
+	}
+	return strings.Join(names, " or ")
+}
+
+// listeners counts the ADDRs given.
+func (o serveOptions) listeners() int {
+	n := 0
+	for _, addrs := range o.listen {
+		n += len(addrs)
+	}
+	return n
+}
+
+// addrList is a repeatable ADDR flag that appends to its protocol's list.
+type addrList struct {
+	m    map[string][]string
+	name string
+}
+
+func (a *addrList) String() string { return strings.Join(a.m[a.name], ",") }
+func (a *addrList) Type() string   { return "ADDR" }
+func (a *addrList) Set(v string) error {
+	if slices.Contains(a.m[a.name], v) {
+		return fmt.Errorf("%s given twice", v)
+	}
+	a.m[a.name] = append(a.m[a.name], v)
+	return nil
+}
