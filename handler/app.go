@@ -69,6 +69,9 @@ type Call struct {
 	Args []string
 	// Log is the request's logger, tagged with its id.
 	Log hclog.Logger
+	// Stderr, when not nil, receives what the program writes on its
+	// standard error instead of the log (FastCGI's FCGI_STDERR stream).
+	Stderr io.Writer
 }
 
 // Error is a request failure that carries the HTTP status the client gets.

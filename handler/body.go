@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,10 +11,11 @@ import (
 )
 
 // prepareBody returns the body the program reads: exactly CONTENT_LENGTH
-// bytes and then EOF (RFC 3875 §4.2). A body of unknown length is spooled to
-// an unlinked temporary file, up to MaxBody, so that the program gets a real
-// CONTENT_LENGTH; with StreamUnknownLength it is passed as it comes instead.
-// cleanup releases what prepareBody took.
+// bytes and then EOF (RFC 3875 §4.2). A body of unknown length is read
+// first, up to MaxBody — in memory while it is small, else into an unlinked
+// temporary file — so that the program gets a real CONTENT_LENGTH; with
+// StreamUnknownLength it is passed as it comes instead. cleanup releases
+// what prepareBody took.
 func (s *serve) prepareBody(body io.Reader) (in io.Reader, cleanup func(), err error) {
 	cleanup = func() {}
 	cl, known := s.env["CONTENT_LENGTH"]
@@ -37,17 +39,34 @@ func (s *serve) prepareBody(body io.Reader) (in io.Reader, cleanup func(), err e
 	if s.h.cfg.StreamUnknownLength {
 		return s.act.reader(body), cleanup, nil
 	}
-	f, n, err := s.spool(body)
+	max := s.h.cfg.MaxBody
+	body = s.act.reader(io.LimitReader(body, max+1))
+	head := make([]byte, min(memoryBody, max+1))
+	n, err := io.ReadFull(body, head)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		// The whole body fits in memory.
+		if n == 0 {
+			return http.NoBody, cleanup, nil
+		}
+		if int64(n) > max {
+			return nil, cleanup, s.bodyErr(nil)
+		}
+		s.env["CONTENT_LENGTH"] = strconv.Itoa(n)
+		return bytes.NewReader(head[:n]), cleanup, nil
+	case err != nil:
+		return nil, cleanup, s.bodyErr(err)
+	}
+	f, total, err := s.spool(io.MultiReader(bytes.NewReader(head), body))
 	if err != nil {
 		return nil, cleanup, err
 	}
-	if n == 0 {
-		f.Close()
-		return http.NoBody, cleanup, nil
-	}
-	s.env["CONTENT_LENGTH"] = strconv.FormatInt(n, 10)
+	s.env["CONTENT_LENGTH"] = strconv.FormatInt(total, 10)
 	return f, func() { f.Close() }, nil
 }
+
+// memoryBody is the largest body of unknown length kept in memory.
+const memoryBody = 64 << 10
 
 // spool copies body to an unlinked temporary file and rewinds it.
 func (s *serve) spool(body io.Reader) (*os.File, int64, error) {
@@ -56,24 +75,32 @@ func (s *serve) spool(body io.Reader) (*os.File, int64, error) {
 		return nil, 0, fmt.Errorf("handler: spool body: %w", err)
 	}
 	os.Remove(f.Name()) // the open descriptor keeps it; nothing is left behind
-	max := s.h.cfg.MaxBody
-	n, err := io.Copy(f, s.act.reader(io.LimitReader(body, max+1)))
-	if err == nil && n > max {
-		err = Errorf(http.StatusRequestEntityTooLarge, "handler: body over the limit of %d bytes", max)
+	n, err := io.Copy(f, body)
+	if err == nil && n > s.h.cfg.MaxBody {
+		err = s.bodyErr(nil)
 	}
 	if err == nil {
 		_, err = f.Seek(0, io.SeekStart)
 	}
 	if err != nil {
 		f.Close()
-		if s.ctx.Err() != nil {
-			return nil, 0, s.cause(err)
-		}
-		var he *Error
-		if !errors.As(err, &he) {
-			err = Errorf(http.StatusBadRequest, "handler: read body: %w", err)
-		}
-		return nil, 0, err
+		return nil, 0, s.bodyErr(err)
 	}
 	return f, n, nil
+}
+
+// bodyErr says why a body of unknown length could not be read: nil means
+// it was over the limit.
+func (s *serve) bodyErr(err error) error {
+	var he *Error
+	switch {
+	case err == nil:
+		return Errorf(http.StatusRequestEntityTooLarge, "handler: body over the limit of %d bytes", s.h.cfg.MaxBody)
+	case errors.As(err, &he):
+		return err
+	case s.ctx.Err() != nil:
+		return s.cause(err)
+	default:
+		return Errorf(http.StatusBadRequest, "handler: read body: %w", err)
+	}
 }

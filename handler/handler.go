@@ -170,6 +170,9 @@ type Request struct {
 	Body io.Reader
 	// ID names the request in logs; New makes one up when it is empty.
 	ID string
+	// Stderr, when not nil, receives the programs' standard error instead
+	// of the log.
+	Stderr io.Writer
 }
 
 // Result says how a request ended, for front-ends that report it (FastCGI's
@@ -203,7 +206,7 @@ func (h *Handler) Serve(ctx context.Context, req *Request, w ResponseWriter) (re
 	if id == "" {
 		id = strconv.FormatUint(h.ids.Add(1), 10)
 	}
-	s := &serve{h: h, w: w, log: h.log.With("request_id", id), id: id}
+	s := &serve{h: h, w: w, log: h.log.With("request_id", id), id: id, stderr: req.Stderr}
 	s.env = h.buildEnv(req.Env)
 	defer func() {
 		if p := recover(); p != nil {
@@ -248,11 +251,12 @@ func setDefault(env environ.Environ, k, v string) {
 
 // serve is the state of one request; one goroutine owns it.
 type serve struct {
-	h   *Handler
-	w   ResponseWriter
-	log hclog.Logger
-	id  string
-	env environ.Environ
+	h      *Handler
+	w      ResponseWriter
+	log    hclog.Logger
+	id     string
+	env    environ.Environ
+	stderr io.Writer // the front-end's sink for program stderr, or nil
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -303,7 +307,7 @@ func (s *serve) dispatch(env environ.Environ, body io.Reader) (redirect environ.
 		s.fail(err)
 		return nil, true
 	}
-	call.ID, call.Log, call.Body = s.id, s.log, body
+	call.ID, call.Log, call.Body, call.Stderr = s.id, s.log, body, s.stderr
 	s.program = call.Program
 	run, err := s.h.cfg.App.Start(s.ctx, call)
 	if err != nil {

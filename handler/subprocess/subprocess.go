@@ -227,7 +227,7 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 		logDone: make(chan struct{}),
 		tail:    newTail(stderrTail),
 	}
-	go p.logStderr(log, r.cfg.MaxStderr)
+	go p.relayStderr(log, c.Stderr, r.cfg.MaxStderr)
 	if stdinW != nil {
 		r.pumps.Add(1)
 		go func() {
@@ -247,7 +247,7 @@ func pump(w *os.File, body io.Reader) {
 }
 
 // run is one running child. The pipeline reads stdout and then calls Wait;
-// logStderr and stopOnCancel run beside it and end by themselves.
+// relayStderr and stopOnCancel run beside it and end by themselves.
 type run struct {
 	r      *Runner
 	cmd    *exec.Cmd
@@ -256,10 +256,10 @@ type run struct {
 
 	exited  chan struct{} // closed once the child has exited; no signal is sent after it
 	stopped chan struct{} // closed when stopOnCancel returns
-	logDone chan struct{} // closed when logStderr returns
+	logDone chan struct{} // closed when relayStderr returns
 	killed  atomic.Bool   // the context ended the child
 
-	tail *tail // the end of stderr; written by logStderr, read after logDone
+	tail *tail // the end of stderr; written by relayStderr, read after logDone
 }
 
 func (p *run) Read(b []byte) (int, error) { return p.stdout.Read(b) }
@@ -328,9 +328,9 @@ func (p *run) Wait() handler.Exit {
 	return ex
 }
 
-// logStderr logs the child's stderr line by line, at most max bytes, and
-// keeps its tail.
-func (p *run) logStderr(log hclog.Logger, max int) {
+// relayStderr passes the child's stderr line by line to sink, or to the
+// log when sink is nil, at most max bytes, and keeps its tail.
+func (p *run) relayStderr(log hclog.Logger, sink io.Writer, max int) {
 	defer close(p.logDone)
 	defer p.stderr.Close()
 	br := bufio.NewReaderSize(p.stderr, maxStderrLine)
@@ -339,11 +339,17 @@ func (p *run) logStderr(log hclog.Logger, max int) {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
 			p.tail.Write(line)
-			if logged+len(line) <= max {
-				logged += len(line)
-				log.Warn("stderr: " + printable(line))
-			} else {
+			switch {
+			case logged+len(line) > max:
 				dropped += len(line)
+			case sink != nil:
+				if _, err := sink.Write(line); err != nil {
+					sink = io.Discard // the front-end's stream is gone; keep draining
+				}
+				logged += len(line)
+			default:
+				log.Warn("stderr: " + printable(line))
+				logged += len(line)
 			}
 		}
 		if err != nil && err != bufio.ErrBufferFull {

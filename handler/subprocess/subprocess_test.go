@@ -372,3 +372,22 @@ func TestNPHConverted(t *testing.T) {
 		t.Errorf("Serve = %q, want %q", out, want)
 	}
 }
+
+// TestStderrSink: with a sink, stderr goes there (FastCGI's FCGI_STDERR)
+// instead of the log, and its tail still names the failure.
+func TestStderrSink(t *testing.T) {
+	h, logs := setup(t, "crash", handler.Config{}, subprocess.Config{})
+	var sink syncBuffer
+	req := get()
+	req.Stderr = &sink
+	serve(h, req)
+	if got := sink.String(); got != "config error: missing SI_UID\n" {
+		t.Errorf("sink got %q, want the program's stderr", got)
+	}
+	if strings.Contains(logs.String(), "stderr: config error") {
+		t.Errorf("stderr logged although a sink was given:\n%s", logs)
+	}
+	if !strings.Contains(logs.String(), `stderr_tail="config error: missing SI_UID"`) {
+		t.Errorf("failure line lacks the stderr tail:\n%s", logs)
+	}
+}
