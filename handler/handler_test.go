@@ -575,3 +575,59 @@ func TestNoFlushAfterServe(t *testing.T) {
 	}
 	time.Sleep(10 * time.Millisecond) // a late flush would show now
 }
+
+// TestWebServerRoutes: behind a web server the script is SCRIPT_FILENAME,
+// else DOCUMENT_ROOT + SCRIPT_NAME walked back as fcgiwrap does; either
+// must lie inside the root.
+func TestWebServerRoutes(t *testing.T) {
+	root := t.TempDir()
+	outside := t.TempDir()
+	for _, p := range []string{filepath.Join(root, "cgi-bin", "a.cgi"), filepath.Join(outside, "b.cgi")} {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755)
+	}
+	os.WriteFile(filepath.Join(root, "cgi-bin", "plain"), []byte("x"), 0o644)
+	realRoot, _ := filepath.EvalSymlinks(root)
+	script := filepath.Join(realRoot, "cgi-bin", "a.cgi")
+	tests := []struct {
+		name           string
+		env            []string
+		status         int
+		program        string
+		scriptName     string
+		pathInfo       string
+		scriptFilename string
+	}{
+		{"SCRIPT_FILENAME", []string{"SCRIPT_FILENAME", script, "SCRIPT_NAME", "/cgi-bin/a.cgi", "PATH_INFO", "/x"},
+			200, script, "/cgi-bin/a.cgi", "/x", script},
+		{"SCRIPT_FILENAME outside the root", []string{"SCRIPT_FILENAME", filepath.Join(outside, "b.cgi")}, 403, "", "", "", ""},
+		{"SCRIPT_FILENAME missing", []string{"SCRIPT_FILENAME", filepath.Join(realRoot, "nope.cgi")}, 404, "", "", "", ""},
+		{"SCRIPT_FILENAME not executable", []string{"SCRIPT_FILENAME", filepath.Join(realRoot, "cgi-bin", "plain")}, 403, "", "", "", ""},
+		{"SCRIPT_FILENAME directory", []string{"SCRIPT_FILENAME", filepath.Join(realRoot, "cgi-bin")}, 403, "", "", "", ""},
+		{"DOCUMENT_ROOT + SCRIPT_NAME", []string{"DOCUMENT_ROOT", realRoot, "SCRIPT_NAME", "/cgi-bin/a.cgi"},
+			200, script, "/cgi-bin/a.cgi", "/", script},
+		{"DOCUMENT_ROOT + SCRIPT_NAME with path info", []string{"DOCUMENT_ROOT", realRoot, "SCRIPT_NAME", "/cgi-bin/a.cgi/x/y"},
+			200, script, "/cgi-bin/a.cgi", "/x/y", script},
+		{"DOCUMENT_ROOT outside the root", []string{"DOCUMENT_ROOT", outside, "SCRIPT_NAME", "/b.cgi"}, 403, "", "", "", ""},
+		{"DOCUMENT_ROOT + SCRIPT_NAME missing", []string{"DOCUMENT_ROOT", realRoot, "SCRIPT_NAME", "/cgi-bin/zz/y"}, 404, "", "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app := &recorder{outputs: []string{"Content-Type: text/plain\r\n\r\n"}}
+			_, res, _ := run(t, handler.Config{App: app, Root: root}, request(tt.env...)) // PATH_INFO "/" unless set
+			if res.Status != tt.status {
+				t.Fatalf("status = %d, want %d (%v)", res.Status, tt.status, res.Err)
+			}
+			if tt.status != 200 {
+				return
+			}
+			c := app.calls[0]
+			if c.Program != tt.program || c.Env["SCRIPT_NAME"] != tt.scriptName ||
+				c.Env["PATH_INFO"] != tt.pathInfo || c.Env["SCRIPT_FILENAME"] != tt.scriptFilename {
+				t.Errorf("program %q SCRIPT_NAME %q PATH_INFO %q SCRIPT_FILENAME %q; want %q %q %q %q",
+					c.Program, c.Env["SCRIPT_NAME"], c.Env["PATH_INFO"], c.Env["SCRIPT_FILENAME"],
+					tt.program, tt.scriptName, tt.pathInfo, tt.scriptFilename)
+			}
+		})
+	}
+}

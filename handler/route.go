@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"gatewayd/environ"
 )
@@ -18,6 +19,10 @@ import (
 func (h *Handler) route(env environ.Environ) (*Call, error) {
 	env = env.Clone()
 	switch {
+	case h.root != "" && env["SCRIPT_FILENAME"] != "":
+		return h.scriptFile(env)
+	case h.root != "" && env["DOCUMENT_ROOT"] != "" && env["SCRIPT_NAME"] != "":
+		return h.scriptUnderDocumentRoot(env)
 	case h.root != "":
 		return h.findScript(env)
 	case h.cfg.Program != "":
@@ -85,6 +90,63 @@ func (h *Handler) findScript(env environ.Environ) (*Call, error) {
 		}
 		return &Call{Env: env, Program: cand}, nil
 	}
+}
+
+// scriptFile runs the SCRIPT_FILENAME a web server sent, as fcgiwrap does:
+// that exact file, which must pass checkScript.
+func (h *Handler) scriptFile(env environ.Environ) (*Call, error) {
+	path := env["SCRIPT_FILENAME"]
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, statError(err)
+	}
+	if fi.IsDir() {
+		return nil, Errorf(http.StatusForbidden, "handler: SCRIPT_FILENAME %s is a directory", path)
+	}
+	if err := h.checkScript(path, fi); err != nil {
+		return nil, err
+	}
+	return &Call{Env: env, Program: path}, nil
+}
+
+// scriptUnderDocumentRoot finds the script in DOCUMENT_ROOT + SCRIPT_NAME
+// as fcgiwrap does when no SCRIPT_FILENAME is sent: the longest prefix, cut
+// at a '/', that names an existing file; what was cut off becomes
+// PATH_INFO and SCRIPT_NAME loses it.
+func (h *Handler) scriptUnderDocumentRoot(env environ.Environ) (*Call, error) {
+	root, name := env["DOCUMENT_ROOT"], env["SCRIPT_NAME"]
+	full := root + name
+	for path := full; len(path) > len(root); {
+		fi, err := os.Stat(path)
+		if err == nil && !fi.IsDir() {
+			if err := h.checkScript(path, fi); err != nil {
+				return nil, err
+			}
+			if rest := full[len(path):]; rest != "" {
+				env["SCRIPT_NAME"] = name[:len(name)-len(rest)]
+				env["PATH_INFO"] = rest
+			}
+			env["SCRIPT_FILENAME"] = path
+			return &Call{Env: env, Program: path}, nil
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return nil, statError(err)
+		}
+		i := strings.LastIndexByte(path, '/')
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return nil, Errorf(http.StatusNotFound, "handler: no script in %s", full)
+}
+
+// statError is the status for a script that cannot be looked at.
+func statError(err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return &Error{Status: http.StatusForbidden, Err: err}
+	}
+	return &Error{Status: http.StatusNotFound, Err: err}
 }
 
 // checkScript allows a found file only if it is a regular executable file
