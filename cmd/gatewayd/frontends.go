@@ -14,6 +14,7 @@ import (
 
 	"gatewayd/handler"
 	"gatewayd/handler/subprocess"
+	"gatewayd/protocol/fastcgi"
 	gwhttp "gatewayd/protocol/http"
 )
 
@@ -39,7 +40,7 @@ type protocol struct {
 	usage    string      // the flag's help
 	scheme   string      // how the log names its listeners
 	unixMode os.FileMode // mode of its unix sockets
-	build    func(frontendEnv) frontend
+	build    func(frontendEnv) (frontend, error)
 	closed   func(error) bool // Serve's error after Shutdown
 }
 
@@ -50,15 +51,37 @@ var protocols = []protocol{
 		usage:    "serve HTTP on `ADDR` (repeatable)",
 		scheme:   "http",
 		unixMode: 0o660,
-		build: func(e frontendEnv) frontend {
+		build: func(e frontendEnv) (frontend, error) {
 			return gwhttp.New(gwhttp.Config{
 				Handler:           e.handler,
 				ServerSoftware:    e.software,
 				PassAuthorization: e.opts.passAuth,
 				Logger:            e.log.Named("http"),
-			})
+			}), nil
 		},
 		closed: func(err error) bool { return errors.Is(err, nethttp.ErrServerClosed) },
+	},
+	{
+		name:     "fastcgi",
+		usage:    "serve FastCGI on `ADDR` (repeatable; fd:0 is a listening socket on stdin, as spawn-fcgi gives it)",
+		scheme:   "fastcgi",
+		unixMode: 0o660,
+		build: func(e frontendEnv) (frontend, error) {
+			cfg := fastcgi.Config{
+				Handler:       e.handler,
+				StderrRecords: e.opts.fastcgiStderr,
+				Logger:        e.log.Named("fastcgi"),
+			}
+			if e.runner != nil {
+				children, queue := e.runner.Limits()
+				cfg.MaxReqs = children + queue
+			}
+			if addrs := os.Getenv("FCGI_WEB_SERVER_ADDRS"); addrs != "" {
+				cfg.WebServerAddrs = strings.Split(addrs, ",")
+			}
+			return fastcgi.New(cfg)
+		},
+		closed: func(err error) bool { return errors.Is(err, fastcgi.ErrServerClosed) },
 	},
 }
 

@@ -5,20 +5,43 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// listen opens a listening socket for ADDR: HOST:PORT, or unix:PATH
-// created with mode.
+// listen opens a listening socket for ADDR: HOST:PORT, unix:PATH created
+// with mode, or fd:N, a listening socket inherited as file descriptor N.
 func listen(addr string, mode os.FileMode) (net.Listener, error) {
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
 		return listenUnix(path, mode)
 	}
+	if fd, ok := strings.CutPrefix(addr, "fd:"); ok {
+		return listenFD(fd)
+	}
 	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return nil, usageError{fmt.Errorf("listen %q: want HOST:PORT or unix:PATH", addr)}
+		return nil, usageError{fmt.Errorf("listen %q: want HOST:PORT, unix:PATH or fd:N", addr)}
 	}
 	return net.Listen("tcp", addr)
+}
+
+// listenFD takes over an inherited listening socket: the FastCGI
+// convention is descriptor 0, as spawn-fcgi and Apache mod_fcgid pass it.
+func listenFD(s string) (net.Listener, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return nil, usageError{fmt.Errorf("listen fd:%s: want a descriptor number", s)}
+	}
+	f := os.NewFile(uintptr(n), "fd:"+s)
+	if f == nil {
+		return nil, fmt.Errorf("listen fd:%s: no such descriptor", s)
+	}
+	defer f.Close() // FileListener holds its own duplicate
+	l, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("listen fd:%s: not a listening socket: %w", s, err)
+	}
+	return l, nil
 }
 
 // listenUnix listens on a unix socket at path, replacing a stale socket file

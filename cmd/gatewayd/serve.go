@@ -30,7 +30,9 @@ type serveOptions struct {
 	idleTimeout   time.Duration
 	killGrace     time.Duration
 	maxChildren   int
+	maxQueue      int
 	queueTimeout  time.Duration
+	fastcgiStderr bool
 	maxBody       int64
 	strict        bool
 	passAuth      bool
@@ -53,16 +55,17 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 	o.listen = map[string][]string{}
 	cmd := &cobra.Command{
 		Use:   "serve [flags] [PROGRAM [ARG...]]",
-		Short: "Serve CGI programs over HTTP",
+		Short: "Serve CGI programs over HTTP and FastCGI",
 		Long: `Serve CGI programs to clients.
 
 With PROGRAM, every request runs PROGRAM with ARGs. With --root DIR, each
 request runs the executable script its URL path names inside DIR; the rest
 of the path is PATH_INFO. With neither, the built-in demo app answers.
 
-ADDR is HOST:PORT or unix:PATH.`,
+ADDR is HOST:PORT, unix:PATH or fd:N (an inherited listening socket).`,
 		Example: `  gatewayd serve --http 127.0.0.1:8080 --root ./cgi-bin
-  gatewayd serve --http unix:/run/gatewayd.sock /usr/lib/git-core/git-http-backend`,
+  gatewayd serve --fastcgi unix:/run/gatewayd/fastcgi.sock --root /usr/lib/cgi-bin
+  gatewayd serve --fastcgi 127.0.0.1:9000 /usr/lib/git-core/git-http-backend`,
 		Args: usageArgs(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.listeners() == 0 {
@@ -85,7 +88,9 @@ ADDR is HOST:PORT or unix:PATH.`,
 	f.DurationVar(&o.idleTimeout, "idle-timeout", 0, "longest a request may go without I/O (default: --timeout)")
 	f.DurationVar(&o.killGrace, "kill-grace", 0, "time between SIGTERM and SIGKILL for a program being stopped (default 2s)")
 	f.IntVar(&o.maxChildren, "max-children", 0, "programs running at once (default 4 × CPUs)")
+	f.IntVar(&o.maxQueue, "max-queue", 0, "requests waiting for a program slot; more get 503 at once (default 16 × --max-children)")
 	f.DurationVar(&o.queueTimeout, "queue-timeout", 0, "longest wait for a free program slot before 503 (default 10s)")
+	f.BoolVar(&o.fastcgiStderr, "fastcgi-stderr", false, "send programs' stderr to the web server as FCGI_STDERR records instead of the log")
 	f.Int64Var(&o.maxBody, "max-body", 0, "largest request body in bytes; more gets 413 (default 1 GiB)")
 	f.BoolVar(&o.strict, "strict", false, "response violations are errors (500) instead of repaired and warned")
 	f.BoolVar(&o.passAuth, "pass-authorization", false, "pass the Authorization header to programs (HTTP front-end)")
@@ -133,6 +138,7 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 	case o.root != "" || len(program) > 0:
 		runner = subprocess.New(subprocess.Config{
 			MaxChildren:  o.maxChildren,
+			MaxQueue:     o.maxQueue,
 			QueueTimeout: o.queueTimeout,
 			KillGrace:    o.killGrace,
 		})
@@ -187,7 +193,13 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 	for _, b := range listeners {
 		fe, ok := built[b.p.name]
 		if !ok {
-			fe = b.p.build(env)
+			if fe, err = b.p.build(env); err != nil {
+				for _, b := range listeners {
+					b.l.Close()
+				}
+				shutdown(running, o, log)
+				return err
+			}
 			built[b.p.name] = fe
 			running = append(running, fe)
 		}

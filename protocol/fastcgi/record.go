@@ -1,0 +1,220 @@
+package fastcgi
+
+// This file is the FastCGI 1.0 wire format only: record header, records
+// with padding, name-value pairs and stream splitting. No goroutines, no
+// logging, nothing about requests.
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// version1 is the only protocol version (FastCGI §8).
+const version1 = 1
+
+// recType is a record's type (FastCGI §8).
+type recType uint8
+
+const (
+	typeBeginRequest    recType = 1
+	typeAbortRequest    recType = 2
+	typeEndRequest      recType = 3
+	typeParams          recType = 4
+	typeStdin           recType = 5
+	typeStdout          recType = 6
+	typeStderr          recType = 7
+	typeData            recType = 8
+	typeGetValues       recType = 9
+	typeGetValuesResult recType = 10
+	typeUnknownType     recType = 11
+)
+
+func (t recType) String() string {
+	names := [...]string{"", "BEGIN_REQUEST", "ABORT_REQUEST", "END_REQUEST", "PARAMS", "STDIN", "STDOUT",
+		"STDERR", "DATA", "GET_VALUES", "GET_VALUES_RESULT", "UNKNOWN_TYPE"}
+	if int(t) < len(names) && t != 0 {
+		return names[t]
+	}
+	return fmt.Sprintf("type %d", uint8(t))
+}
+
+// Roles (FastCGI §5.1).
+const (
+	roleResponder  = 1
+	roleAuthorizer = 2
+	roleFilter     = 3
+)
+
+// Protocol statuses of END_REQUEST (FastCGI §5.5).
+const (
+	statusRequestComplete = 0
+	statusCantMpxConn     = 1
+	statusOverloaded      = 2
+	statusUnknownRole     = 3
+)
+
+// flagKeepConn in BEGIN_REQUEST's flags keeps the connection open after
+// the request (FastCGI §5.1).
+const flagKeepConn = 1
+
+const (
+	headerLen  = 8
+	maxContent = 65535
+	maxPadding = 255
+	// maxRecord is the largest record on the wire.
+	maxRecord = headerLen + maxContent + maxPadding
+)
+
+// header is a record header (FastCGI §3.3).
+type header struct {
+	Version       uint8
+	Type          recType
+	ID            uint16
+	ContentLength uint16
+	PaddingLength uint8
+}
+
+// errVersion is returned for a header whose version is not 1 (FSP-23):
+// nothing after it can be framed, so the connection must close.
+var errVersion = errors.New("fastcgi: unsupported protocol version")
+
+// readRecord reads one record from r into buf, which must hold maxRecord
+// bytes, and returns its header and content; the padding is read and
+// dropped (FSP-01). The content aliases buf.
+func readRecord(r io.Reader, buf []byte) (header, []byte, error) {
+	var h header
+	if _, err := io.ReadFull(r, buf[:headerLen]); err != nil {
+		return h, nil, err
+	}
+	h = header{
+		Version:       buf[0],
+		Type:          recType(buf[1]),
+		ID:            binary.BigEndian.Uint16(buf[2:]),
+		ContentLength: binary.BigEndian.Uint16(buf[4:]),
+		PaddingLength: buf[6],
+	}
+	if h.Version != version1 {
+		return h, nil, fmt.Errorf("%w %d", errVersion, h.Version)
+	}
+	n := int(h.ContentLength) + int(h.PaddingLength)
+	if _, err := io.ReadFull(r, buf[:n]); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return h, nil, err
+	}
+	return h, buf[:h.ContentLength], nil
+}
+
+// appendRecord appends one record of type t for request id holding content,
+// which must be at most maxContent bytes, padded to a multiple of 8 bytes as
+// the specification recommends (FastCGI §3.3).
+func appendRecord(dst []byte, t recType, id uint16, content []byte) []byte {
+	pad := -len(content) & 7
+	dst = append(dst, version1, byte(t), byte(id>>8), byte(id), byte(len(content)>>8), byte(len(content)), byte(pad), 0)
+	dst = append(dst, content...)
+	return append(dst, make([]byte, pad)...)
+}
+
+// appendStream appends content as records of type t, split into pieces of
+// at most maxContent bytes. Empty content appends nothing: the empty record
+// that ends a stream is the caller's to write.
+func appendStream(dst []byte, t recType, id uint16, content []byte) []byte {
+	for len(content) > 0 {
+		n := min(len(content), maxContent)
+		dst = appendRecord(dst, t, id, content[:n])
+		content = content[n:]
+	}
+	return dst
+}
+
+var padding [8]byte
+
+// writeRecord writes the record appendRecord would append, without copying
+// content.
+func writeRecord(w io.Writer, t recType, id uint16, content []byte) error {
+	pad := -len(content) & 7
+	h := [headerLen]byte{version1, byte(t), byte(id >> 8), byte(id), byte(len(content) >> 8), byte(len(content)), byte(pad), 0}
+	if _, err := w.Write(h[:]); err != nil {
+		return err
+	}
+	if _, err := w.Write(content); err != nil {
+		return err
+	}
+	_, err := w.Write(padding[:pad])
+	return err
+}
+
+// beginRequest is BEGIN_REQUEST's body (FastCGI §5.1).
+type beginRequest struct {
+	Role  uint16
+	Flags uint8
+}
+
+var errBeginLength = errors.New("fastcgi: BEGIN_REQUEST body is not 8 bytes")
+
+func parseBeginRequest(content []byte) (beginRequest, error) {
+	if len(content) != 8 {
+		return beginRequest{}, errBeginLength
+	}
+	return beginRequest{Role: binary.BigEndian.Uint16(content), Flags: content[2]}, nil
+}
+
+// endRequestBody is END_REQUEST's body (FastCGI §5.5).
+func endRequestBody(appStatus uint32, protocolStatus uint8) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint32(b, appStatus)
+	b[4] = protocolStatus
+	return b
+}
+
+// errNameValue is returned for a name-value pair whose lengths run past the
+// data holding it.
+var errNameValue = errors.New("fastcgi: malformed name-value pair")
+
+// readNameValue reads one name-value pair from the front of b (FastCGI
+// §3.4): each length is one byte, or four with the top bit set. It returns
+// the pair and the rest of b; a pair cut short returns errNameValue and is
+// the caller's to complete with more data (FSP-02).
+func readNameValue(b []byte) (name, value string, rest []byte, err error) {
+	nlen, b, ok := readLength(b)
+	if !ok {
+		return "", "", nil, errNameValue
+	}
+	vlen, b, ok := readLength(b)
+	if !ok || uint64(len(b)) < uint64(nlen)+uint64(vlen) {
+		return "", "", nil, errNameValue
+	}
+	return string(b[:nlen]), string(b[nlen : nlen+vlen]), b[nlen+vlen:], nil
+}
+
+func readLength(b []byte) (uint32, []byte, bool) {
+	if len(b) == 0 {
+		return 0, nil, false
+	}
+	if b[0]>>7 == 0 {
+		return uint32(b[0]), b[1:], true
+	}
+	if len(b) < 4 {
+		return 0, nil, false
+	}
+	return binary.BigEndian.Uint32(b) &^ (1 << 31), b[4:], true
+}
+
+// appendNameValue appends a name-value pair with the shortest length
+// encodings.
+func appendNameValue(dst []byte, name, value string) []byte {
+	dst = appendLength(dst, len(name))
+	dst = appendLength(dst, len(value))
+	dst = append(dst, name...)
+	return append(dst, value...)
+}
+
+func appendLength(dst []byte, n int) []byte {
+	if n <= 127 {
+		return append(dst, byte(n))
+	}
+	return binary.BigEndian.AppendUint32(dst, uint32(n)|1<<31)
+}

@@ -1,0 +1,240 @@
+package fastcgi
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"gatewayd/handler"
+)
+
+// The record vectors of protocols.md §1.1.
+var recordVectors = []struct {
+	name    string
+	hex     string
+	t       recType
+	id      uint16
+	content []byte
+}{
+	{"BEGIN_REQUEST responder keep-conn", "01 01 00 01 00 08 00 00  00 01 01 00 00 00 00 00", typeBeginRequest, 1, []byte{0, 1, 1, 0, 0, 0, 0, 0}},
+	{"BEGIN_REQUEST authorizer", "01 01 00 01 00 08 00 00  00 02 00 00 00 00 00 00", typeBeginRequest, 1, []byte{0, 2, 0, 0, 0, 0, 0, 0}},
+	{"BEGIN_REQUEST filter", "01 01 00 01 00 08 00 00  00 03 00 00 00 00 00 00", typeBeginRequest, 1, []byte{0, 3, 0, 0, 0, 0, 0, 0}},
+	{"BEGIN_REQUEST role 9", "01 01 00 01 00 08 00 00  00 09 00 00 00 00 00 00", typeBeginRequest, 1, []byte{0, 9, 0, 0, 0, 0, 0, 0}},
+	{"END_REQUEST complete", "01 03 00 01 00 08 00 00  00 00 00 00 00 00 00 00", typeEndRequest, 1, endRequestBody(0, statusRequestComplete)},
+	{"END_REQUEST app 938", "01 03 00 01 00 08 00 00  00 00 03 aa 00 00 00 00", typeEndRequest, 1, endRequestBody(938, statusRequestComplete)},
+	{"END_REQUEST unknown role", "01 03 00 01 00 08 00 00  00 00 00 00 03 00 00 00", typeEndRequest, 1, endRequestBody(0, statusUnknownRole)},
+	{"END_REQUEST cant mpx", "01 03 00 02 00 08 00 00  00 00 00 00 01 00 00 00", typeEndRequest, 2, endRequestBody(0, statusCantMpxConn)},
+	{"END_REQUEST overloaded", "01 03 00 01 00 08 00 00  00 00 00 00 02 00 00 00", typeEndRequest, 1, endRequestBody(0, statusOverloaded)},
+	{"ABORT_REQUEST", "01 02 00 01 00 00 00 00", typeAbortRequest, 1, nil},
+	{"empty PARAMS", "01 04 00 01 00 00 00 00", typeParams, 1, nil},
+	{"empty STDIN", "01 05 00 01 00 00 00 00", typeStdin, 1, nil},
+	{"UNKNOWN_TYPE 0x0c", "01 0b 00 00 00 08 00 00  0c 00 00 00 00 00 00 00", typeUnknownType, 0, []byte{12, 0, 0, 0, 0, 0, 0, 0}},
+	{"PARAMS as nginx pads it",
+		"01 04 00 01 00 3f 01 00" + hexOf("\x0e\x03REQUEST_METHODGET\x0f\x08SERVER_PROTOCOLHTTP/1.1\x0b\x06SCRIPT_NAME/t.cgi") + "00",
+		typeParams, 1, []byte("\x0e\x03REQUEST_METHODGET\x0f\x08SERVER_PROTOCOLHTTP/1.1\x0b\x06SCRIPT_NAME/t.cgi")},
+}
+
+func hexOf(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteString(" ")
+		b.WriteString("0123456789abcdef"[s[i]>>4 : s[i]>>4+1])
+		b.WriteString("0123456789abcdef"[s[i]&15 : s[i]&15+1])
+	}
+	return b.String() + " "
+}
+
+func TestRecordVectors(t *testing.T) {
+	for _, v := range recordVectors {
+		t.Run(v.name, func(t *testing.T) {
+			wire := unhex(v.hex)
+			if got := appendRecord(nil, v.t, v.id, v.content); !bytes.Equal(got, wire) {
+				t.Errorf("appendRecord = % x, want % x", got, wire)
+			}
+			var w bytes.Buffer
+			if err := writeRecord(&w, v.t, v.id, v.content); err != nil || !bytes.Equal(w.Bytes(), wire) {
+				t.Errorf("writeRecord = % x (%v), want % x", w.Bytes(), err, wire)
+			}
+			// Read back whole, one byte at a time, and split at every byte.
+			readers := map[string]func() io.Reader{
+				"whole":    func() io.Reader { return bytes.NewReader(wire) },
+				"one byte": func() io.Reader { return iotest.OneByteReader(bytes.NewReader(wire)) },
+				"half":     func() io.Reader { return iotest.HalfReader(bytes.NewReader(wire)) },
+			}
+			for i := 1; i < len(wire); i++ {
+				readers["split at "+strconv.Itoa(i)] = func() io.Reader {
+					return io.MultiReader(bytes.NewReader(wire[:i]), bytes.NewReader(wire[i:]))
+				}
+			}
+			for name, r := range readers {
+				h, content, err := readRecord(r(), make([]byte, maxRecord))
+				if err != nil || h.Type != v.t || h.ID != v.id || !bytes.Equal(content, v.content) {
+					t.Errorf("%s: readRecord = %+v % x %v, want %v id %d % x", name, h, content, err, v.t, v.id, v.content)
+				}
+			}
+			// Cut short anywhere, the read fails rather than inventing data.
+			for i := 1; i < len(wire); i++ {
+				if _, _, err := readRecord(bytes.NewReader(wire[:i]), make([]byte, maxRecord)); !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Errorf("readRecord(first %d bytes) = %v, want ErrUnexpectedEOF", i, err)
+				}
+			}
+		})
+	}
+}
+
+func TestReadRecordErrors(t *testing.T) {
+	buf := make([]byte, maxRecord)
+	if _, _, err := readRecord(bytes.NewReader(nil), buf); err != io.EOF {
+		t.Errorf("readRecord(empty) = %v, want io.EOF", err)
+	}
+	if _, _, err := readRecord(bytes.NewReader(unhex("02 01 00 01 00 08 00 00")), buf); !errors.Is(err, errVersion) {
+		t.Errorf("readRecord(version 2) = %v, want errVersion (FSP-23)", err)
+	}
+}
+
+// The name-value vectors of protocols.md §1.1 and FSP-21.
+func TestNameValue(t *testing.T) {
+	tests := []struct {
+		name, value string
+		wireHead    string // the length bytes
+	}{
+		{"A", strings.Repeat("v", 200), "01 80 00 00 c8"},
+		{strings.Repeat("N", 300), "1", "80 00 01 2c 01"},
+		{strings.Repeat("N", 128), strings.Repeat("v", 65536), "80 00 00 80 80 01 00 00"},
+		{"SERVER_PORT", "80", "0b 02"},
+		{"", "", "00 00"},
+		{strings.Repeat("N", 127), strings.Repeat("v", 127), "7f 7f"},
+	}
+	for _, tt := range tests {
+		wire := append(unhex(tt.wireHead), tt.name+tt.value...)
+		if got := appendNameValue(nil, tt.name, tt.value); !bytes.Equal(got, wire) {
+			t.Errorf("appendNameValue(%d, %d bytes) = % x…, want % x…", len(tt.name), len(tt.value), got[:8], wire[:8])
+		}
+		n, v, rest, err := readNameValue(append(wire, "next"...))
+		if err != nil || n != tt.name || v != tt.value || string(rest) != "next" {
+			t.Errorf("readNameValue(%d, %d bytes) = %d, %d, %q, %v", len(tt.name), len(tt.value), len(n), len(v), rest, err)
+		}
+		for i := range len(wire) {
+			if _, _, _, err := readNameValue(wire[:i]); !errors.Is(err, errNameValue) {
+				t.Errorf("readNameValue(first %d of %d bytes) = %v, want errNameValue", i, len(wire), err)
+			}
+		}
+	}
+	if got := appendNameValue(nil, "SERVER_PORT", "80"); !bytes.Equal(got, []byte("\x0b\x02SERVER_PORT80")) {
+		t.Errorf("the specification's example: % x", got)
+	}
+}
+
+func TestAppendStream(t *testing.T) {
+	content := bytes.Repeat([]byte("x"), 2*maxContent+10)
+	b := appendStream(nil, typeStdout, 3, content)
+	var got []byte
+	r := bytes.NewReader(b)
+	var sizes []int
+	for {
+		h, c, err := readRecord(r, make([]byte, maxRecord))
+		if err == io.EOF {
+			break
+		}
+		if err != nil || h.Type != typeStdout || h.ID != 3 {
+			t.Fatalf("record %+v %v", h, err)
+		}
+		sizes = append(sizes, len(c))
+		got = append(got, c...)
+	}
+	if !bytes.Equal(got, content) || len(sizes) != 3 || sizes[0] != maxContent {
+		t.Errorf("appendStream split %d bytes into %v", len(content), sizes)
+	}
+	if b := appendStream(nil, typeStdout, 1, nil); len(b) != 0 {
+		t.Errorf("appendStream(empty) = % x, want nothing", b)
+	}
+}
+
+func FuzzReadRecord(f *testing.F) {
+	for _, v := range recordVectors {
+		f.Add(unhex(v.hex))
+	}
+	f.Add(unhex("01 06 00 01 ff ff ff 00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		buf := make([]byte, maxRecord)
+		h, content, err := readRecord(bytes.NewReader(data), buf)
+		if err != nil {
+			return
+		}
+		if len(content) != int(h.ContentLength) || h.Version != version1 {
+			t.Fatalf("readRecord = %+v with %d content bytes", h, len(content))
+		}
+		// What was read writes back as the same header and content.
+		again := appendRecord(nil, h.Type, h.ID, content)
+		h2, c2, err := readRecord(bytes.NewReader(again), buf)
+		if err != nil || h2.Type != h.Type || h2.ID != h.ID || !bytes.Equal(c2, content) {
+			t.Fatalf("round trip: %+v % x %v", h2, c2, err)
+		}
+	})
+}
+
+func FuzzParams(f *testing.F) {
+	f.Add(appendNameValue(appendNameValue(nil, "SERVER_PORT", "80"), "A", "b"))
+	f.Add(unhex("80 00 01 2c 01"))
+	f.Add(unhex("ff ff ff ff ff ff ff ff"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var names, values []string
+		for p := data; len(p) > 0; {
+			n, v, rest, err := readNameValue(p)
+			if err != nil {
+				return
+			}
+			if len(rest) >= len(p) {
+				t.Fatalf("readNameValue consumed nothing of % x", p)
+			}
+			names, values = append(names, n), append(values, v)
+			p = rest
+		}
+		var again []byte
+		for i := range names {
+			again = appendNameValue(again, names[i], values[i])
+		}
+		for p, i := again, 0; len(p) > 0; i++ {
+			n, v, rest, err := readNameValue(p)
+			if err != nil || n != names[i] || v != values[i] {
+				t.Fatalf("round trip of pair %d: %q %q %v", i, n, v, err)
+			}
+			p = rest
+		}
+	})
+}
+
+// FuzzConnection writes arbitrary bytes to a live server and checks that a
+// well-formed request on another connection is still served.
+func FuzzConnection(f *testing.F) {
+	for _, v := range recordVectors {
+		f.Add(unhex(v.hex))
+	}
+	f.Add(get(1, flagKeepConn))
+	f.Add(append(begin(1, roleResponder, 0), params(1, "REQUEST_METHOD", "GET")...))
+	f.Add(unhex("01 09 00 00 00 30 00 00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		addr, _ := serve(t, handler.Config{App: output("Content-Type: text/plain\r\n\r\nok"), Timeout: 2 * time.Second},
+			Config{ParamsTimeout: 500 * time.Millisecond})
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write(data)
+		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		io.Copy(io.Discard, c)
+		c.Close()
+
+		good := dial(t, addr)
+		good.send(get(1, 0))
+		if r := good.response(1); !bytes.HasSuffix(r.stdout, []byte("ok")) {
+			t.Fatalf("after % x a good request got %q", data, r.stdout)
+		}
+	})
+}

@@ -1,0 +1,708 @@
+// Package fastcgi is gatewayd's FastCGI 1.0 front-end: a drop-in for
+// fcgiwrap behind nginx, complete to the specification. record.go is the
+// wire format; server.go is the connection loop and the request-ID demux.
+//
+// Roles (FastCGI §5.1):
+//
+//   - RESPONDER runs the request through the handler pipeline.
+//   - AUTHORIZER runs it with no body; the program's response is relayed,
+//     including its Variable-* fields, and on 200 its body is dropped
+//     (FastCGI §6.3).
+//   - FILTER gives the program its request body followed by the FCGI_DATA
+//     stream on standard input. CONTENT_LENGTH is the length of both
+//     together and FCGI_DATA_LENGTH the length of the data, so a filter
+//     reads CONTENT_LENGTH − FCGI_DATA_LENGTH body bytes and then the file
+//     (FastCGI §6.4).
+//   - Any other role gets END_REQUEST with FCGI_UNKNOWN_ROLE.
+//
+// Requests on one connection run concurrently, each its own program
+// (FCGI_MPXS_CONNS=1); their records are interleaved on the way back.
+// FCGI_KEEP_CONN is honoured both ways. FCGI_GET_VALUES is answered with
+// one record carrying only the names asked for, from the real limits;
+// other management records get FCGI_UNKNOWN_TYPE.
+//
+// Bounds: more than MaxReqs requests at once get FCGI_OVERLOADED; within
+// it a request waits for a program slot up to the queue timeout and then
+// gets a 503 page. A connection that breaks a bound — more than
+// MaxConnRequests requests at once, more than MaxParamsBytes of
+// parameters, parameters not complete within ParamsTimeout — or sends a
+// malformed record is closed with one logged reason; no other connection
+// notices. FastCGI has no flow control, so a request's body is passed on
+// as the program reads it: a program that does not read its body holds
+// back the later records of its connection until it reads, ends or times
+// out. Memory per request stays bounded whatever the body or response.
+//
+// ABORT_REQUEST, a connection closed by the web server or a failed write
+// stop the request's program (its process group is killed and reaped);
+// END_REQUEST carries the program's exit status as appStatus (−1, that is
+// 0xFFFFFFFF, when a signal ended it) wherever the connection still lives.
+package fastcgi
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"gatewayd/environ"
+	"gatewayd/handler"
+)
+
+// Config configures a Server. Zero fields take their defaults.
+type Config struct {
+	// Handler runs the requests. Required.
+	Handler *handler.Handler
+	// MaxConns bounds the connections served at once (FCGI_MAX_CONNS);
+	// more wait to be accepted. Default: 1024.
+	MaxConns int
+	// MaxReqs bounds the requests running at once over all connections
+	// (FCGI_MAX_REQS); one more gets FCGI_OVERLOADED. Default: 1024.
+	MaxReqs int
+	// MaxConnRequests bounds the requests running at once on one
+	// connection. Default: 256.
+	MaxConnRequests int
+	// MaxParamsBytes bounds a request's PARAMS stream. Default: 1 MiB.
+	MaxParamsBytes int
+	// ParamsTimeout bounds the time from BEGIN_REQUEST to the end of its
+	// PARAMS stream. Default: 30s.
+	ParamsTimeout time.Duration
+	// StderrRecords sends programs' stderr to the web server as FCGI_STDERR
+	// records (nginx logs them) instead of to gatewayd's log.
+	StderrRecords bool
+	// WebServerAddrs, when not empty, lists the only addresses TCP
+	// connections are accepted from (FCGI_WEB_SERVER_ADDRS).
+	WebServerAddrs []string
+	// Logger receives one line per connection error. Default: none.
+	Logger hclog.Logger
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("fastcgi: server closed")
+
+// Server serves FastCGI connections through a handler.Handler.
+type Server struct {
+	cfg     Config
+	allowed []net.IP
+	log     hclog.Logger
+	slots   chan struct{} // a token per connection served
+	done    chan struct{} // closed by Shutdown
+	running atomic.Int64  // requests running, for FCGI_MAX_REQS
+	ids     atomic.Uint64
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closed    bool
+	connsDone sync.WaitGroup // one per connection
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Handler == nil {
+		return nil, errors.New("fastcgi: no handler")
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 1024
+	}
+	if cfg.MaxReqs <= 0 {
+		cfg.MaxReqs = 1024
+	}
+	if cfg.MaxConnRequests <= 0 {
+		cfg.MaxConnRequests = 256
+	}
+	if cfg.MaxParamsBytes <= 0 {
+		cfg.MaxParamsBytes = 1 << 20
+	}
+	if cfg.ParamsTimeout <= 0 {
+		cfg.ParamsTimeout = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	s := &Server{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		slots:     make(chan struct{}, cfg.MaxConns),
+		done:      make(chan struct{}),
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*conn]struct{}{},
+	}
+	for _, a := range cfg.WebServerAddrs {
+		ip := net.ParseIP(strings.TrimSpace(a))
+		if ip == nil {
+			return nil, fmt.Errorf("fastcgi: web server address %q is not an IP address", a)
+		}
+		s.allowed = append(s.allowed, ip)
+	}
+	return s, nil
+}
+
+// Serve accepts connections on l until Shutdown, serving each on its own
+// goroutine. It returns ErrServerClosed after Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+	var delay time.Duration
+	for {
+		select {
+		case s.slots <- struct{}{}:
+		case <-s.done:
+			return ErrServerClosed
+		}
+		rwc, err := l.Accept()
+		if err != nil {
+			<-s.slots
+			if s.isClosed() {
+				return ErrServerClosed
+			}
+			if ne, ok := err.(net.Error); ok && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "error", err, "delay", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		if !s.allowedAddr(rwc.RemoteAddr()) {
+			s.log.Warn("connection refused: not in FCGI_WEB_SERVER_ADDRS", "remote", rwc.RemoteAddr().String())
+			rwc.Close()
+			<-s.slots
+			continue
+		}
+		c := s.newConn(rwc)
+		if c == nil {
+			rwc.Close()
+			<-s.slots
+			return ErrServerClosed
+		}
+		go func() {
+			defer func() { <-s.slots }()
+			c.serve()
+		}()
+	}
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// allowedAddr applies FCGI_WEB_SERVER_ADDRS to TCP peers.
+func (s *Server) allowedAddr(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	if len(s.allowed) == 0 || !ok {
+		return true
+	}
+	return slices.ContainsFunc(s.allowed, ta.IP.Equal)
+}
+
+// Shutdown stops accepting, closes idle connections, lets requests in
+// flight finish and closes their connections after them. It returns
+// ctx.Err() if they outlive ctx, after stopping them.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.closed {
+		close(s.done)
+	}
+	s.closed = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	for c := range s.conns {
+		c.closeWhenIdle()
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		s.connsDone.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.rwc.Close()
+		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Limits reports what GET_VALUES answers.
+func (s *Server) limits() map[string]string {
+	return map[string]string{
+		"FCGI_MAX_CONNS":  strconv.Itoa(s.cfg.MaxConns),
+		"FCGI_MAX_REQS":   strconv.Itoa(s.cfg.MaxReqs),
+		"FCGI_MPXS_CONNS": "1",
+	}
+}
+
+// conn is one connection. Its reader goroutine (serve) owns the request
+// table's structure; request goroutines remove their own entries under mu.
+// All writes to the connection go through wmu.
+type conn struct {
+	s   *Server
+	rwc net.Conn
+	id  uint64
+
+	wmu sync.Mutex
+	bw  *bufio.Writer
+
+	mu        sync.Mutex
+	reqs      map[uint16]*request
+	closing   bool // the connection is being closed by us
+	idleClose bool // close once no request is running (Shutdown)
+
+	reqsDone sync.WaitGroup // one per request goroutine
+}
+
+func (s *Server) newConn(rwc net.Conn) *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	c := &conn{s: s, rwc: rwc, id: s.ids.Add(1), bw: bufio.NewWriterSize(rwc, 64<<10), reqs: map[uint16]*request{}}
+	s.conns[c] = struct{}{}
+	s.connsDone.Add(1)
+	return c
+}
+
+// request is one request on a connection.
+type request struct {
+	id       uint16
+	role     uint16
+	keepConn bool
+	params   []byte // the PARAMS stream until it ends
+	started  bool   // PARAMS ended; the request goroutine runs
+	timer    *time.Timer
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	body   *io.PipeWriter // STDIN (and DATA) records go here; nil when dropped
+	stdout *stream        // the request goroutine's; nil until started
+	stderr atomic.Bool    // an FCGI_STDERR record was sent
+}
+
+// connError is a reason to close a connection: the peer broke the
+// protocol or a bound. Other errors are I/O errors.
+type connError struct{ err error }
+
+func (e *connError) Error() string { return e.err.Error() }
+func (e *connError) Unwrap() error { return e.err }
+
+func connErrorf(format string, args ...any) error {
+	return &connError{fmt.Errorf("fastcgi: "+format, args...)}
+}
+
+// serve reads the connection's records until it closes or breaks the
+// protocol, then stops its requests and waits for them.
+func (c *conn) serve() {
+	defer c.s.connsDone.Done()
+	defer func() {
+		c.s.mu.Lock()
+		delete(c.s.conns, c)
+		c.s.mu.Unlock()
+	}()
+	log := c.s.log.With("conn", c.id, "remote", c.rwc.RemoteAddr().String())
+	err := c.readLoop()
+	c.mu.Lock()
+	closing := c.closing
+	c.closing = true
+	for _, r := range c.reqs {
+		r.cancel()
+		if r.body != nil {
+			r.body.CloseWithError(errConnClosed)
+		}
+	}
+	c.mu.Unlock()
+	var ce *connError
+	switch {
+	case errors.As(err, &ce):
+		log.Warn("closing connection", "reason", ce.err.Error())
+	case closing, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	default:
+		log.Warn("closing connection", "error", err)
+	}
+	c.rwc.Close()
+	c.reqsDone.Wait()
+}
+
+var errConnClosed = errors.New("fastcgi: connection closed")
+
+func (c *conn) readLoop() error {
+	buf := make([]byte, maxRecord)
+	br := bufio.NewReaderSize(c.rwc, 64<<10)
+	for {
+		h, content, err := readRecord(br, buf)
+		if err != nil {
+			if errors.Is(err, errVersion) {
+				return &connError{err} // FSP-23: nothing after it can be framed
+			}
+			return err
+		}
+		if h.ID == 0 {
+			if err := c.management(h, content); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := c.record(h, content); err != nil {
+			return err
+		}
+	}
+}
+
+// management answers a management record (FastCGI §4).
+func (c *conn) management(h header, content []byte) error {
+	if h.Type != typeGetValues {
+		// FSP-06: {UNKNOWN_TYPE, 0, {T}}.
+		return c.write(appendRecord(nil, typeUnknownType, 0, []byte{byte(h.Type), 0, 0, 0, 0, 0, 0, 0}), true)
+	}
+	limits := c.s.limits()
+	var out []byte
+	for len(content) > 0 {
+		name, _, rest, err := readNameValue(content)
+		if err != nil {
+			return connErrorf("malformed GET_VALUES")
+		}
+		if v, ok := limits[name]; ok {
+			out = appendNameValue(out, name, v)
+		}
+		content = rest
+	}
+	return c.write(appendRecord(nil, typeGetValuesResult, 0, out), true)
+}
+
+// record handles an application record (id ≠ 0).
+func (c *conn) record(h header, content []byte) error {
+	c.mu.Lock()
+	r := c.reqs[h.ID]
+	c.mu.Unlock()
+	if h.Type == typeBeginRequest {
+		return c.begin(h, content, r)
+	}
+	if r == nil {
+		return nil // FSP-04: records of an inactive request are ignored
+	}
+	switch h.Type {
+	case typeParams:
+		if r.started {
+			return connErrorf("PARAMS after the end of request %d's parameters", h.ID)
+		}
+		if len(content) > 0 {
+			if len(r.params)+len(content) > c.s.cfg.MaxParamsBytes {
+				return connErrorf("request %d's parameters over the limit of %d bytes", h.ID, c.s.cfg.MaxParamsBytes)
+			}
+			r.params = append(r.params, content...)
+			return nil
+		}
+		return c.start(r)
+	case typeStdin, typeData:
+		if !r.started {
+			return connErrorf("%v before the end of request %d's parameters", h.Type, h.ID)
+		}
+		if h.Type == typeData && r.role != roleFilter {
+			return nil
+		}
+		if r.body == nil {
+			return nil
+		}
+		if len(content) == 0 {
+			// The body ends with STDIN's end, or with DATA's for a filter.
+			if h.Type == typeData || r.role != roleFilter {
+				r.body.Close()
+			}
+			return nil
+		}
+		r.body.Write(content) // an error means the request no longer reads
+		return nil
+	case typeAbortRequest:
+		r.cancel() // FSP-10: the request goroutine sends END_REQUEST
+		if !r.started {
+			c.end(r, 0, statusRequestComplete)
+		}
+		return nil
+	}
+	return nil // other application record types are ignored
+}
+
+// begin starts request id (FastCGI §5.1).
+func (c *conn) begin(h header, content []byte, active *request) error {
+	if active != nil {
+		return connErrorf("BEGIN_REQUEST for request %d, which is running", h.ID)
+	}
+	br, err := parseBeginRequest(content)
+	if err != nil {
+		return &connError{err}
+	}
+	r := &request{id: h.ID, role: br.Role, keepConn: br.Flags&flagKeepConn != 0}
+	switch {
+	case br.Role != roleResponder && br.Role != roleAuthorizer && br.Role != roleFilter:
+		return c.reject(r, statusUnknownRole) // FSP-12
+	case c.s.running.Load() >= int64(c.s.cfg.MaxReqs):
+		return c.reject(r, statusOverloaded) // FSP-14
+	}
+	c.mu.Lock()
+	if len(c.reqs) >= c.s.cfg.MaxConnRequests {
+		c.mu.Unlock()
+		return connErrorf("more than %d requests at once", c.s.cfg.MaxConnRequests)
+	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	c.reqs[h.ID] = r
+	c.mu.Unlock()
+	c.s.running.Add(1)
+	r.timer = time.AfterFunc(c.s.cfg.ParamsTimeout, func() {
+		c.s.log.Warn("closing connection: parameters not complete in time",
+			"conn", c.id, "request", h.ID, "timeout", c.s.cfg.ParamsTimeout)
+		c.rwc.Close()
+	})
+	return nil
+}
+
+// reject ends a request that never ran.
+func (c *conn) reject(r *request, protocolStatus uint8) error {
+	err := c.write(appendRecord(nil, typeEndRequest, r.id, endRequestBody(0, protocolStatus)), true)
+	if err == nil && !r.keepConn {
+		c.closeAfter()
+	}
+	return err
+}
+
+// start decodes r's parameters and runs it on its own goroutine.
+func (c *conn) start(r *request) error {
+	r.timer.Stop()
+	env := environ.Environ{}
+	for p := r.params; len(p) > 0; {
+		name, value, rest, err := readNameValue(p)
+		if err != nil {
+			return &connError{fmt.Errorf("request %d: %w", r.id, err)}
+		}
+		env.Add(name, value)
+		p = rest
+	}
+	r.params = nil
+	adjustEnv(env, r.role)
+
+	req := &handler.Request{Env: env, ID: fmt.Sprintf("%d.%d", c.id, r.id)}
+	var pr *io.PipeReader
+	if r.role != roleAuthorizer { // FSP-18: an authorizer's STDIN is dropped
+		pr, r.body = io.Pipe()
+		req.Body = pr
+	}
+	r.started = true
+	w := &stream{c: c, r: r, t: typeStdout, coalesce: true}
+	r.stdout = w
+	if c.s.cfg.StderrRecords {
+		req.Stderr = &stream{c: c, r: r, t: typeStderr}
+	}
+	var rw handler.ResponseWriter = handler.NewGatewayWriter(w)
+	if r.role == roleAuthorizer {
+		rw = &authorizerWriter{ResponseWriter: rw}
+	}
+	c.reqsDone.Add(1)
+	go func() {
+		defer c.reqsDone.Done()
+		res := c.s.cfg.Handler.Serve(r.ctx, req, rw)
+		if pr != nil {
+			pr.CloseWithError(errRequestDone)
+		}
+		c.end(r, uint32(int32(res.Exit.Code)), statusRequestComplete)
+	}()
+	return nil
+}
+
+var errRequestDone = errors.New("fastcgi: request finished")
+
+// adjustEnv turns FastCGI parameters into the request's CGI environment.
+func adjustEnv(env environ.Environ, role uint16) {
+	// Apache mod_proxy_fcgi: SCRIPT_FILENAME=proxy:fcgi://host:port/path.
+	if sf, ok := strings.CutPrefix(env["SCRIPT_FILENAME"], "proxy:fcgi://"); ok {
+		if i := strings.IndexByte(sf, '/'); i >= 0 {
+			env["SCRIPT_FILENAME"] = sf[i:]
+		}
+	}
+	switch role {
+	case roleAuthorizer:
+		env["FCGI_ROLE"] = "AUTHORIZER"
+		delete(env, "CONTENT_LENGTH")
+	case roleFilter:
+		env["FCGI_ROLE"] = "FILTER"
+		body, _ := strconv.ParseInt(env["CONTENT_LENGTH"], 10, 64)
+		data, _ := strconv.ParseInt(env["FCGI_DATA_LENGTH"], 10, 64)
+		env["CONTENT_LENGTH"] = strconv.FormatInt(body+data, 10)
+	default:
+		env["FCGI_ROLE"] = "RESPONDER"
+	}
+}
+
+// end finishes r: the streams' empty records and END_REQUEST (FastCGI
+// §5.5), then the connection's close unless the web server keeps it.
+func (c *conn) end(r *request, appStatus uint32, protocolStatus uint8) {
+	c.mu.Lock()
+	delete(c.reqs, r.id)
+	last := len(c.reqs) == 0
+	idleClose := c.idleClose && last
+	c.mu.Unlock()
+	r.cancel()
+	r.timer.Stop()
+	c.s.running.Add(-1)
+
+	var b []byte
+	if r.started {
+		r.stdout.flushPending()
+		b = appendRecord(b, typeStdout, r.id, nil) // FSP-15: STDOUT always ends
+		if r.stderr.Load() {
+			b = appendRecord(b, typeStderr, r.id, nil)
+		}
+	}
+	b = appendRecord(b, typeEndRequest, r.id, endRequestBody(appStatus, protocolStatus))
+	if c.write(b, true) == nil && (!r.keepConn || idleClose) {
+		c.closeAfter()
+	}
+}
+
+// write writes records to the connection, flushing when asked. Writes of
+// different requests never interleave within a record.
+func (c *conn) write(b []byte, flush bool) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if _, err := c.bw.Write(b); err != nil {
+		return err
+	}
+	if flush {
+		return c.bw.Flush()
+	}
+	return nil
+}
+
+// closeAfter closes the connection once the records written so far are
+// out: the read loop then ends and stops the other requests.
+func (c *conn) closeAfter() {
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	c.rwc.Close()
+}
+
+// closeWhenIdle closes the connection now if no request runs on it, else
+// after the last one ends.
+func (c *conn) closeWhenIdle() {
+	c.mu.Lock()
+	c.idleClose = true
+	idle := len(c.reqs) == 0
+	c.mu.Unlock()
+	if idle {
+		c.closeAfter()
+	}
+}
+
+// stream writes a request's STDOUT or STDERR as records. A coalescing
+// stream gathers small writes into one record until it is flushed, fills
+// or the request ends; it is used by one goroutine.
+type stream struct {
+	c        *conn
+	r        *request
+	t        recType
+	coalesce bool
+	pending  []byte
+}
+
+// coalesceMax bounds what a stream holds back.
+const coalesceMax = 16 << 10
+
+func (s *stream) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if s.t == typeStderr {
+		s.r.stderr.Store(true)
+	}
+	if s.coalesce && len(s.pending)+len(p) <= coalesceMax {
+		s.pending = append(s.pending, p...)
+		return len(p), nil
+	}
+	if err := s.flushPending(); err != nil {
+		return 0, err
+	}
+	s.c.wmu.Lock()
+	defer s.c.wmu.Unlock()
+	n := 0
+	for n < len(p) {
+		chunk := p[n:min(len(p), n+maxContent)]
+		if err := writeRecord(s.c.bw, s.t, s.r.id, chunk); err != nil {
+			return n, err
+		}
+		n += len(chunk)
+	}
+	return n, nil
+}
+
+// flushPending writes what the stream holds back as one record.
+func (s *stream) flushPending() error {
+	if len(s.pending) == 0 {
+		return nil
+	}
+	s.c.wmu.Lock()
+	defer s.c.wmu.Unlock()
+	err := writeRecord(s.c.bw, s.t, s.r.id, s.pending)
+	s.pending = s.pending[:0]
+	return err
+}
+
+// Flush sends what the stream and the connection hold back.
+func (s *stream) Flush() error {
+	if err := s.flushPending(); err != nil {
+		return err
+	}
+	s.c.wmu.Lock()
+	defer s.c.wmu.Unlock()
+	return s.c.bw.Flush()
+}
+
+// authorizerWriter drops the body of a 200 response: for an authorizer it
+// means "allowed" and only its Variable-* fields matter (FastCGI §6.3).
+type authorizerWriter struct {
+	handler.ResponseWriter
+	allowed bool
+}
+
+func (w *authorizerWriter) WriteHeader(s handler.Status, h *handler.Headers) error {
+	w.allowed = s.Code == 200
+	return w.ResponseWriter.WriteHeader(s, h)
+}
+
+func (w *authorizerWriter) Write(p []byte) (int, error) {
+	if w.allowed {
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
+}
