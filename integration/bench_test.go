@@ -17,7 +17,7 @@ import (
 //
 //	go test -run '^$' -bench . -benchtime 5s ./integration
 func BenchmarkHTTPDemo(b *testing.B) {
-	url := startGatewayd(b, "serve", "--http", "127.0.0.1:0")
+	_, url := startGatewayd(b, "serve", "--http", "127.0.0.1:0")
 	load(b, url+"/bench?x=1")
 }
 
@@ -27,7 +27,7 @@ func BenchmarkHTTPSubprocessShell(b *testing.B) {
 	if err := os.WriteFile(filepath.Join(root, "hello.sh"), []byte(script), 0o755); err != nil {
 		b.Fatal(err)
 	}
-	url := startGatewayd(b, "serve", "--http", "127.0.0.1:0", "--root", root)
+	_, url := startGatewayd(b, "serve", "--http", "127.0.0.1:0", "--root", root)
 	load(b, url+"/hello.sh/bench")
 }
 

@@ -1,13 +1,11 @@
 package integration
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -30,54 +28,25 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var servingURL = regexp.MustCompile(`url=(http://\S+)`)
+var servingURL = regexp.MustCompile(`url="?((?:http|fastcgi|scgi)(?:\+unix)?:[^\s"]+)`)
 
 // startGatewayd runs gatewayd with args until the test or benchmark ends
-// and returns the URL it serves. Its log goes to the test log only when the
-// test fails.
-func startGatewayd(tb testing.TB, args ...string) string {
+// and returns the process and the URL of its first listener, as it logs it
+// (http://127.0.0.1:PORT, fastcgi+unix:/path, …).
+func startGatewayd(tb testing.TB, args ...string) (*process, string) {
 	tb.Helper()
-	cmd := exec.Command(gatewayd, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	urls := make(chan string, 1)
-	exited := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := servingURL.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case urls <- m[1]:
-				default:
-				}
-			}
+	p := startProcess(tb, "gatewayd", exec.Command(gatewayd, args...))
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := servingURL.FindStringSubmatch(p.output()); m != nil {
+			return p, m[1]
 		}
-		cmd.Wait()
-		close(exited)
-	}()
-	tb.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-			tb.Errorf("gatewayd did not stop on SIGTERM")
+		case <-p.exited:
+			tb.Fatalf("gatewayd %v exited before serving:\n%s", args, p.output())
+		case <-time.After(10 * time.Millisecond):
 		}
-	})
-	select {
-	case u := <-urls:
-		return u
-	case <-exited:
-		tb.Fatalf("gatewayd %v exited before serving", args)
-	case <-time.After(30 * time.Second):
-		tb.Fatalf("gatewayd %v did not start serving", args)
 	}
-	return ""
+	tb.Fatalf("gatewayd %v did not start serving:\n%s", args, p.output())
+	return nil, ""
 }
