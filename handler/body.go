@@ -41,23 +41,25 @@ func (s *serve) prepareBody(body io.Reader) (in io.Reader, cleanup func(), err e
 	}
 	max := s.h.cfg.MaxBody
 	body = s.act.reader(io.LimitReader(body, max+1))
-	head := make([]byte, min(memoryBody, max+1))
-	n, err := io.ReadFull(body, head)
-	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF:
+	// Read into memory, growing with the data: most such bodies are empty
+	// (nginx's GETs) or small.
+	var head bytes.Buffer
+	n, err := head.ReadFrom(io.LimitReader(body, min(memoryBody, max+1)))
+	if err != nil {
+		return nil, cleanup, s.bodyErr(err)
+	}
+	if n < memoryBody {
 		// The whole body fits in memory.
 		if n == 0 {
 			return http.NoBody, cleanup, nil
 		}
-		if int64(n) > max {
+		if n > max {
 			return nil, cleanup, s.bodyErr(nil)
 		}
-		s.env["CONTENT_LENGTH"] = strconv.Itoa(n)
-		return bytes.NewReader(head[:n]), cleanup, nil
-	case err != nil:
-		return nil, cleanup, s.bodyErr(err)
+		s.env["CONTENT_LENGTH"] = strconv.FormatInt(n, 10)
+		return bytes.NewReader(head.Bytes()), cleanup, nil
 	}
-	f, total, err := s.spool(io.MultiReader(bytes.NewReader(head), body))
+	f, total, err := s.spool(io.MultiReader(&head, body))
 	if err != nil {
 		return nil, cleanup, err
 	}

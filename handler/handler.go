@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -324,7 +325,12 @@ func (s *serve) dispatch(env environ.Environ, body io.Reader) (redirect environ.
 	}
 	defer wait()
 
-	out := bufio.NewReaderSize(s.act.reader(run), 32<<10)
+	out := outputReaders.Get().(*bufio.Reader)
+	out.Reset(s.act.reader(run))
+	defer func() {
+		out.Reset(nil)
+		outputReaders.Put(out)
+	}()
 	headerTimer := time.AfterFunc(s.h.cfg.HeaderTimeout, func() { s.cancel(errHeaderTimeout) })
 	var resp *Response
 	if isNPH(call.Program) {
@@ -375,6 +381,12 @@ func (s *serve) programErr(err error) error {
 	return fmt.Errorf("%s: %w", s.program, err)
 }
 
+// Buffers for reading programs' output, reused across requests.
+var (
+	outputReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
+	copyBuffers   = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+)
+
 // errBadResponse ends a program whose output was rejected.
 var errBadResponse = errors.New("handler: response rejected")
 
@@ -386,7 +398,9 @@ var ErrViolation = errors.New("handler: response violates RFC 3875")
 // first body bytes, or at the end with Content-Length: 0 when there are none
 // (wsgiref's finish_content).
 func (s *serve) send(resp *Response, out *bufio.Reader) {
-	buf := make([]byte, 32<<10)
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
 	fl := newIdleFlusher(s.w, func(error) { s.cancel(errClientGone) })
 	for {
 		n, err := out.Read(buf)

@@ -3,6 +3,7 @@
 package subprocess
 
 import (
+	"os"
 	"os/exec"
 	"syscall"
 )
@@ -33,4 +34,27 @@ func exitSignal(ps interface{ Sys() any }) string {
 		return ws.Signal().String()
 	}
 	return ""
+}
+
+// childPipe returns a pipe of which one end goes to a child: parent is the
+// end gatewayd keeps, in the runtime's poller so that reads and writes
+// block only their goroutine and Close interrupts them; child is a plain
+// blocking descriptor the child inherits, never registered with the poller
+// (that would cost two epoll calls per end for nothing). With toChild the
+// parent writes (stdin), else it reads (stdout, stderr).
+func childPipe(toChild bool) (parent, child *os.File, err error) {
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		return nil, nil, os.NewSyscallError("pipe2", err)
+	}
+	pfd, cfd := p[0], p[1]
+	if toChild {
+		pfd, cfd = p[1], p[0]
+	}
+	if err := syscall.SetNonblock(pfd, true); err != nil {
+		syscall.Close(pfd)
+		syscall.Close(cfd)
+		return nil, nil, os.NewSyscallError("setnonblock", err)
+	}
+	return os.NewFile(uintptr(pfd), "|0"), os.NewFile(uintptr(cfd), "|1"), nil
 }

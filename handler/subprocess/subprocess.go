@@ -95,12 +95,18 @@ type Runner struct {
 	waiting atomic.Int64  // requests queued for a slot
 
 	pumps sync.WaitGroup // stdin pumps still blocked on a request body
+
+	devNull *os.File // the stdin of children without a body, opened once
 }
 
 // New returns a Runner with the given configuration.
 func New(cfg Config) *Runner {
 	cfg = cfg.withDefaults()
-	return &Runner{cfg: cfg, slots: make(chan struct{}, cfg.MaxChildren)}
+	r := &Runner{cfg: cfg, slots: make(chan struct{}, cfg.MaxChildren)}
+	// Opened once rather than by os/exec for every child; if it cannot be,
+	// os/exec opens it itself.
+	r.devNull, _ = os.Open(os.DevNull)
+	return r
 }
 
 // Limits reports the bounds the Runner enforces, for FastCGI's GET_VALUES.
@@ -108,9 +114,15 @@ func (r *Runner) Limits() (maxChildren, maxQueue int) {
 	return r.cfg.MaxChildren, r.cfg.MaxQueue
 }
 
-// Close waits for stdin pumps that outlived their request: a pump blocked on
-// a request body ends when the front-end closes that body's connection.
-func (r *Runner) Close() { r.pumps.Wait() }
+// Close waits for stdin pumps that outlived their request — a pump blocked
+// on a request body ends when the front-end closes that body's connection —
+// and releases what the Runner holds. No Start may follow it.
+func (r *Runner) Close() {
+	r.pumps.Wait()
+	if r.devNull != nil {
+		r.devNull.Close()
+	}
+}
 
 // acquire takes a child slot, waiting in the queue if all are taken.
 func (r *Runner) acquire(ctx context.Context) error {
@@ -162,11 +174,11 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 	cmd.Dir = filepath.Dir(c.Program)
 	setGroup(cmd)
 
-	stdoutR, stdoutW, err := os.Pipe()
+	stdoutR, stdoutW, err := childPipe(false)
 	if err != nil {
 		return nil, err
 	}
-	stderrR, stderrW, err := os.Pipe()
+	stderrR, stderrW, err := childPipe(false)
 	if err != nil {
 		stdoutR.Close()
 		stdoutW.Close()
@@ -181,12 +193,14 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 	case *os.File:
 		cmd.Stdin = body
 	case nil:
+		cmd.Stdin = r.devNull
 	default:
 		if body == http.NoBody {
+			cmd.Stdin = r.devNull
 			break
 		}
 		var stdinR *os.File
-		stdinR, stdinW, err = os.Pipe()
+		stdinW, stdinR, err = childPipe(true)
 		if err != nil {
 			stdoutR.Close()
 			stdoutW.Close()

@@ -290,7 +290,9 @@ func (s *Server) newConn(rwc net.Conn) *conn {
 	if s.closed {
 		return nil
 	}
-	c := &conn{s: s, rwc: rwc, id: s.ids.Add(1), bw: bufio.NewWriterSize(rwc, 64<<10), reqs: map[uint16]*request{}}
+	bw := connWriters.Get().(*bufio.Writer)
+	bw.Reset(rwc)
+	c := &conn{s: s, rwc: rwc, id: s.ids.Add(1), bw: bw, reqs: map[uint16]*request{}}
 	s.conns[c] = struct{}{}
 	s.connsDone.Add(1)
 	return c
@@ -354,13 +356,30 @@ func (c *conn) serve() {
 	}
 	c.rwc.Close()
 	c.reqsDone.Wait()
+	c.bw.Reset(nil) // no request writes any more
+	connWriters.Put(c.bw)
 }
+
+// Buffers of connections, reused: nginx without fastcgi_keep_conn opens a
+// connection per request.
+var (
+	connWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
+	connReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
+	recordBufs  = sync.Pool{New: func() any { b := make([]byte, maxRecord); return &b }}
+)
 
 var errConnClosed = errors.New("fastcgi: connection closed")
 
 func (c *conn) readLoop() error {
-	buf := make([]byte, maxRecord)
-	br := bufio.NewReaderSize(c.rwc, 64<<10)
+	bp := recordBufs.Get().(*[]byte)
+	defer recordBufs.Put(bp)
+	buf := *bp
+	br := connReaders.Get().(*bufio.Reader)
+	br.Reset(c.rwc)
+	defer func() {
+		br.Reset(nil)
+		connReaders.Put(br)
+	}()
 	for {
 		h, content, err := readRecord(br, buf)
 		if err != nil {

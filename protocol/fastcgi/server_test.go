@@ -83,7 +83,7 @@ func (l *logBuffer) String() string {
 }
 
 // serve starts a Server for app and returns its address and log.
-func serve(t *testing.T, hc handler.Config, fc Config) (string, *logBuffer) {
+func serve(t testing.TB, hc handler.Config, fc Config) (string, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
 	log := hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug})
@@ -119,13 +119,13 @@ func serve(t *testing.T, hc handler.Config, fc Config) (string, *logBuffer) {
 
 // client is a raw FastCGI client that sends exactly the bytes it is given.
 type client struct {
-	t   *testing.T
+	t   testing.TB
 	c   net.Conn
 	br  *bufio.Reader
 	buf []byte
 }
 
-func dial(t *testing.T, addr string) *client {
+func dial(t testing.TB, addr string) *client {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
