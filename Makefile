@@ -25,6 +25,8 @@ check:
 build:
 	$(GO) build -o gatewayd ./cmd/gatewayd
 
-## bench: the benchmarks, with figures.
+## bench: the benchmarks, with figures (the nginx comparisons run each load once, for GATEWAYD_BENCH_SECONDS).
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./...
+	@integration/install-peers.sh bench
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./handler/... ./protocol/...
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./integration

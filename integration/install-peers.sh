@@ -1,8 +1,10 @@
 #!/bin/sh
 # Installs the test peers the integration tests drive: nginx, apache2,
-# lighttpd, fcgiwrap, cgi-fcgi (libfcgi-bin) and git. Uses apt-get when run as
-# root; otherwise says what is missing and how to install it. Installed
-# services are not left running: the tests start their own instances.
+# lighttpd, fcgiwrap, cgi-fcgi (libfcgi-bin) and git; with the argument
+# "bench", also what the benchmarks need: wrk and musl-gcc (musl-tools).
+# Uses apt-get when run as root; otherwise says what is missing and how to
+# install it. Installed services are not left running: the tests start their
+# own instances.
 set -eu
 
 missing=""
@@ -15,6 +17,10 @@ need lighttpd /usr/sbin/lighttpd
 need fcgiwrap /usr/sbin/fcgiwrap
 need libfcgi-bin /usr/bin/cgi-fcgi
 need git /usr/bin/git
+if [ "${1:-}" = bench ]; then
+	need wrk /usr/bin/wrk
+	need musl-tools /usr/bin/musl-gcc
+fi
 
 [ -z "$missing" ] && exit 0
 
