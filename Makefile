@@ -14,12 +14,13 @@ test: peers check
 peers:
 	@integration/install-peers.sh
 
-## check: formatting, go vet and staticcheck.
+## check: formatting, go vet, staticcheck and the Windows build.
 check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	GOOS=windows $(GO) build ./...
 
 ## build: the binary, in ./gatewayd.
 build:

@@ -59,25 +59,35 @@ func (s *serve) prepareBody(body io.Reader) (in io.Reader, cleanup func(), err e
 		s.env["CONTENT_LENGTH"] = strconv.FormatInt(n, 10)
 		return bytes.NewReader(head.Bytes()), cleanup, nil
 	}
-	f, total, err := s.spool(io.MultiReader(&head, body))
+	f, total, cleanup, err := s.spool(io.MultiReader(&head, body))
 	if err != nil {
-		return nil, cleanup, err
+		return nil, func() {}, err
 	}
 	s.env["CONTENT_LENGTH"] = strconv.FormatInt(total, 10)
-	return f, func() { f.Close() }, nil
+	return f, cleanup, nil
 }
 
 // memoryBody is the largest body of unknown length kept in memory.
 const memoryBody = 64 << 10
 
-// spool copies body to an unlinked temporary file and rewinds it.
-func (s *serve) spool(body io.Reader) (*os.File, int64, error) {
-	f, err := os.CreateTemp(s.h.cfg.TempDir, "gatewayd-body-")
+// spool copies body to an unlinked temporary file and rewinds it; cleanup
+// closes it.
+func (s *serve) spool(body io.Reader) (f *os.File, n int64, cleanup func(), err error) {
+	f, err = os.CreateTemp(s.h.cfg.TempDir, "gatewayd-body-")
 	if err != nil {
-		return nil, 0, fmt.Errorf("handler: spool body: %w", err)
+		return nil, 0, nil, fmt.Errorf("handler: spool body: %w", err)
 	}
-	os.Remove(f.Name()) // the open descriptor keeps it; nothing is left behind
-	n, err := io.Copy(f, body)
+	// POSIX keeps an unlinked file readable through its descriptor, so
+	// nothing is left behind whatever happens; Windows refuses to remove an
+	// open file, so there it goes when it is closed.
+	unlinked := os.Remove(f.Name()) == nil
+	cleanup = func() {
+		f.Close()
+		if !unlinked {
+			os.Remove(f.Name())
+		}
+	}
+	n, err = io.Copy(f, body)
 	if err == nil && n > s.h.cfg.MaxBody {
 		err = s.bodyErr(nil)
 	}
@@ -85,10 +95,10 @@ func (s *serve) spool(body io.Reader) (*os.File, int64, error) {
 		_, err = f.Seek(0, io.SeekStart)
 	}
 	if err != nil {
-		f.Close()
-		return nil, 0, s.bodyErr(err)
+		cleanup()
+		return nil, 0, nil, s.bodyErr(err)
 	}
-	return f, n, nil
+	return f, n, cleanup, nil
 }
 
 // bodyErr says why a body of unknown length could not be read: nil means
