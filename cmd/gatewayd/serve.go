@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"gatewayd/handler"
 	"gatewayd/handler/demo"
@@ -83,20 +84,26 @@ ADDR is HOST:PORT, unix:PATH or fd:N (an inherited listening socket).`,
 		f.Var(&addrList{o.listen, p.name}, p.name, p.usage)
 	}
 	f.StringVar(&o.root, "root", "", "run the script each request names, if it lies inside `DIR`")
-	f.DurationVar(&o.timeout, "timeout", o.timeout, "longest a request may run")
-	f.DurationVar(&o.headerTimeout, "header-timeout", 0, "longest wait for a program's headers (default: --timeout)")
-	f.DurationVar(&o.idleTimeout, "idle-timeout", 0, "longest a request may go without I/O (default: --timeout)")
-	f.DurationVar(&o.killGrace, "kill-grace", 0, "time between SIGTERM and SIGKILL for a program being stopped (default 2s)")
+	addRequestFlags(f, &o)
 	f.IntVar(&o.maxChildren, "max-children", 0, "programs running at once (default 4 × CPUs)")
 	f.IntVar(&o.maxQueue, "max-queue", 0, "requests waiting for a program slot; more get 503 at once (default 16 × --max-children)")
 	f.DurationVar(&o.queueTimeout, "queue-timeout", 0, "longest wait for a free program slot before 503 (default 10s)")
 	f.BoolVar(&o.fastcgiStderr, "fastcgi-stderr", false, "send programs' stderr to the web server as FCGI_STDERR records instead of the log")
+	f.BoolVar(&o.passAuth, "pass-authorization", false, "pass the Authorization header to programs (HTTP front-end)")
+	return cmd
+}
+
+// addRequestFlags defines the flags that bound and check each request and
+// set up logging, shared by serve and cgi.
+func addRequestFlags(f *pflag.FlagSet, o *serveOptions) {
+	f.DurationVar(&o.timeout, "timeout", o.timeout, "longest a request may run")
+	f.DurationVar(&o.headerTimeout, "header-timeout", 0, "longest wait for a program's headers (default: --timeout)")
+	f.DurationVar(&o.idleTimeout, "idle-timeout", 0, "longest a request may go without I/O (default: --timeout)")
+	f.DurationVar(&o.killGrace, "kill-grace", 0, "time between SIGTERM and SIGKILL for a program being stopped (default 2s)")
 	f.Int64Var(&o.maxBody, "max-body", 0, "largest request body in bytes; more gets 413 (default 1 GiB)")
 	f.BoolVar(&o.strict, "strict", false, "response violations are errors (500) instead of repaired and warned")
-	f.BoolVar(&o.passAuth, "pass-authorization", false, "pass the Authorization header to programs (HTTP front-end)")
 	f.StringVar(&o.logLevel, "log-level", o.logLevel, "log `LEVEL`: trace, debug, info, warn, error")
 	f.StringVar(&o.logFormat, "log-format", o.logFormat, "log format: text or json")
-	return cmd
 }
 
 // newLogger returns the daemon's logger, writing to w.

@@ -1,0 +1,154 @@
+package cgi
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"gatewayd/environ"
+	"gatewayd/handler"
+	"gatewayd/iis"
+)
+
+// Config configures Serve. Zero fields take the default their comment gives.
+type Config struct {
+	// Handler configures the pipeline that runs the request; its App is
+	// required (a subprocess.Runner for programs). PassEnv defaults to
+	// none, not to PATH: the environment gatewayd was given is the
+	// request's, PATH included (see the package doc). MaxBody and TempDir
+	// also bound and place the spooled request body.
+	Handler handler.Config
+
+	// Translated runs the program PATH_TRANSLATED names when
+	// Handler.Program is empty: the file of an Apache Action or an IIS
+	// script map. It is allowed only when REDIRECT_STATUS is set (Apache
+	// sets it on the internal redirect of an Action; a client cannot) or
+	// IIS is; otherwise the request gets 403.
+	Translated bool
+	// IIS applies the IIS fix-ups (iis.Fix) to the environment and lets
+	// Translated run PATH_TRANSLATED without REDIRECT_STATUS.
+	IIS bool
+
+	// Stdin delivers the request body. Default: os.Stdin.
+	Stdin io.Reader
+	// Stdout receives the response. Default: os.Stdout.
+	Stdout io.Writer
+}
+
+// memBody is the largest body kept in memory; longer ones go to a file.
+const memBody = 64 << 10
+
+// ErrNoResponse is wrapped by the error Serve returns when no complete
+// response reached Stdout, so the process should exit with a failure.
+var ErrNoResponse = errors.New("cgi: no response written")
+
+// Serve runs the one request env describes (Environ gives the process's
+// own) through the pipeline and writes the response in gateway form on
+// Stdout, flushed. It reads CONTENT_LENGTH bytes of body from Stdin before
+// the program starts.
+//
+// The Result is the pipeline's. The error is nil when a complete response
+// was written, whatever its status: a program that crashed got its 500 page
+// and the web server judges by that. It is non-nil when nothing could be:
+// the body ended early, Stdout failed, or Config is invalid.
+func Serve(ctx context.Context, cfg Config, env environ.Environ) (handler.Result, error) {
+	env = env.Clone()
+	hc := cfg.Handler
+	if hc.App == nil {
+		return handler.Result{}, errors.New("cgi: no app")
+	}
+	if cfg.Translated && hc.Program == "" {
+		if prog, err := script(env, cfg.IIS); err != nil {
+			hc.App = refused{err}
+		} else {
+			hc.Program = prog
+		}
+	}
+	if cfg.IIS {
+		iis.Fix(env)
+	}
+	if hc.PassEnv == nil {
+		hc.PassEnv = []string{}
+	}
+	h, err := handler.New(hc)
+	if err != nil {
+		return handler.Result{}, fmt.Errorf("cgi: %w", err)
+	}
+	stdin, stdout := cfg.Stdin, cfg.Stdout
+	if stdin == nil {
+		stdin = os.Stdin
+	}
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	body, cleanup, err := readBody(env, stdin, hc.MaxBody, hc.TempDir)
+	if err != nil {
+		return handler.Result{}, err
+	}
+	defer cleanup()
+
+	bw := bufio.NewWriterSize(stdout, 32<<10)
+	res := h.Serve(ctx, &handler.Request{Env: env, Body: body}, handler.NewGatewayWriter(bw))
+	// The pipeline never does the final flush: completing the response is
+	// the front-end's part.
+	if err := bw.Flush(); err != nil {
+		return res, fmt.Errorf("%w: %w", ErrNoResponse, err)
+	}
+	if res.Status == 0 {
+		return res, fmt.Errorf("%w: %w", ErrNoResponse, res.Err)
+	}
+	return res, nil
+}
+
+// readBody reads the request body from stdin as CONTENT_LENGTH says (RFC
+// 3875 §4.2): none without it, else exactly that many bytes, in memory or,
+// past memBody, in an unlinked temporary file. A CONTENT_LENGTH the handler
+// will refuse (malformed: 400; over MaxBody: 413) reads nothing.
+func readBody(env environ.Environ, stdin io.Reader, max int64, dir string) (io.Reader, func(), error) {
+	noop := func() {}
+	if max <= 0 {
+		max = handler.DefaultMaxBody
+	}
+	cl := env["CONTENT_LENGTH"]
+	n, err := strconv.ParseInt(cl, 10, 64)
+	if cl == "" || err != nil || n <= 0 || cl[0] == '+' || n > max {
+		return nil, noop, nil
+	}
+	if n <= memBody {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(stdin, b); err != nil {
+			return nil, noop, fmt.Errorf("cgi: read body of %d bytes: %w", n, err)
+		}
+		return bytes.NewReader(b), noop, nil
+	}
+	f, err := os.CreateTemp(dir, "gatewayd-cgi-body-")
+	if err != nil {
+		return nil, noop, fmt.Errorf("cgi: spool body: %w", err)
+	}
+	// POSIX keeps an unlinked file readable; Windows refuses to remove an
+	// open file, so it goes when it is closed.
+	unlinked := os.Remove(f.Name()) == nil
+	cleanup := func() {
+		f.Close()
+		if !unlinked {
+			os.Remove(f.Name())
+		}
+	}
+	if _, err := io.CopyN(f, stdin, n); err != nil {
+		cleanup()
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, noop, fmt.Errorf("cgi: read body of %d bytes: %w", n, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		cleanup()
+		return nil, noop, fmt.Errorf("cgi: spool body: %w", err)
+	}
+	return f, cleanup, nil
+}
