@@ -129,7 +129,7 @@ func BenchmarkNginxFastCGI(b *testing.B) {
 	fmt.Fprintf(&t, "demo: gatewayd in-process / net/http/fcgi = %s (target ≥ 1.5×)\n", ratio("demo gatewayd-in-process", "demo net-http-fcgi"))
 	fmt.Fprintf(&t, "musl gatewayd at %.0f%% of the spawn rate, fcgiwrap -c4 at %.0f%%\n",
 		100*results["musl gatewayd"].rps/spawnRate["musl"], 100*results["musl fcgiwrap-c4"].rps/spawnRate["musl"])
-	b.Log(t.String())
+	fmt.Print(t.String()) // the table is the point: shown without -v
 }
 
 // benchDuration is how long each load runs: GATEWAYD_BENCH_SECONDS, or 5.

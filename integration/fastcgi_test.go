@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -399,4 +401,50 @@ func waitPidFile(t *testing.T, path string) int {
 		t.Fatalf("no pid in %s", path)
 	}
 	return pid
+}
+
+// TestFastCGIListeners: a listening socket inherited on stdin (fd:0, as
+// spawn-fcgi and Apache mod_fcgid start FastCGI programs), a second FastCGI
+// listener and an HTTP one, all in one process.
+func TestFastCGIListeners(t *testing.T) {
+	cgiFcgi := requirePeer(t, "cgi-fcgi", "/usr/bin/cgi-fcgi")
+	dir := t.TempDir()
+	writeCGIBin(t, dir)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := l.(*net.TCPListener).File()
+	l.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sock := filepath.Join(dir, "second.sock")
+	cmd := exec.Command(gatewayd, "serve", "--fastcgi", "fd:0", "--fastcgi", "unix:"+sock,
+		"--http", "127.0.0.1:0", "--root", filepath.Join(dir, "cgi-bin"))
+	cmd.Stdin = f
+	p := startProcess(t, "gatewayd", cmd)
+	var httpURL string
+	if !eventually(func() bool {
+		m := regexp.MustCompile(`url=(http://\S+)`).FindStringSubmatch(p.output())
+		if m != nil {
+			httpURL = m[1]
+		}
+		return m != nil && strings.Count(p.output(), "serving ") == 3
+	}) {
+		t.Fatalf("gatewayd does not serve three listeners:\n%s", p.output())
+	}
+	for _, connect := range []string{l.Addr().String(), sock} {
+		c := exec.Command(cgiFcgi, "-bind", "-connect", connect)
+		c.Env = []string{"REQUEST_METHOD=GET", "SCRIPT_FILENAME=" + filepath.Join(dir, "cgi-bin", "hello.cgi"),
+			"SCRIPT_NAME=/hello.cgi", "QUERY_STRING=via", "SERVER_PROTOCOL=HTTP/1.1"}
+		out, err := c.Output()
+		if err != nil || !strings.HasSuffix(string(out), "hello GET /hello.cgi via\n") {
+			t.Errorf("cgi-fcgi -connect %s = %q, %v", connect, out, err)
+		}
+	}
+	if resp, body := httpGet(t, httpURL+"/hello.cgi?http"); resp.StatusCode != 200 || body != "hello GET /hello.cgi http\n" {
+		t.Errorf("HTTP listener: %d %q", resp.StatusCode, body)
+	}
 }

@@ -776,3 +776,29 @@ func TestWebServerAddrs(t *testing.T) {
 		t.Errorf("allowed peer got %q", r.stdout)
 	}
 }
+
+// TestBackpressure: a web server that stops reading stops the program: its
+// output waits in the socket and pipe buffers, not in gatewayd's memory.
+func TestBackpressure(t *testing.T) {
+	dir := t.TempDir()
+	r := runner(t, subprocess.Config{})
+	// 64 MiB is far more than the kernel's buffers on the way can hold.
+	prog := script(t, `printf 'Content-Type: application/octet-stream\r\n\r\n'
+head -c 67108864 /dev/zero
+touch "`+dir+`/finished"`)
+	addr, _ := serve(t, handler.Config{App: r, Program: prog}, Config{})
+	c := dial(t, addr)
+	c.send(get(1, 0))
+	_, first := c.mustNext() // the program runs and writes
+	time.Sleep(500 * time.Millisecond)
+	if _, err := os.Stat(filepath.Join(dir, "finished")); err == nil {
+		t.Fatalf("the program wrote 64 MiB while nobody read it: gatewayd buffered its output")
+	}
+	res := c.response(1)
+	if n := len(first) + len(res.stdout); n < 64<<20 {
+		t.Errorf("read %d bytes of output, want all 64 MiB", n)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "finished")); err != nil {
+		t.Errorf("the program did not finish once its output was read")
+	}
+}
