@@ -162,7 +162,7 @@ func (h *Handler) checkScript(path string, fi fs.FileInfo) error {
 	if real != h.root && !strings.HasPrefix(real, h.root+string(filepath.Separator)) {
 		return Errorf(http.StatusForbidden, "handler: %s resolves to %s, outside the root", path, real)
 	}
-	if !executable(path, fi) {
+	if !Executable(path, fi) {
 		return Errorf(http.StatusForbidden, "handler: %s is not executable", path)
 	}
 	return nil

@@ -4,6 +4,6 @@ package handler
 
 import "io/fs"
 
-// executable reports whether the regular file fi may be run: one of its
+// Executable reports whether the regular file fi may be run: one of its
 // execute permission bits is set.
-func executable(_ string, fi fs.FileInfo) bool { return fi.Mode().Perm()&0o111 != 0 }
+func Executable(_ string, fi fs.FileInfo) bool { return fi.Mode().Perm()&0o111 != 0 }

@@ -7,12 +7,12 @@ import (
 	"strings"
 )
 
-// executable reports whether the regular file at path may be run. Windows
+// Executable reports whether the regular file at path may be run. Windows
 // has no execute bit: the file's extension must be one of PATHEXT's, as
 // for CreateProcess and cmd.exe (default ".COM;.EXE;.BAT;.CMD"), compared
 // case-insensitively. A script such as hello.py is run through a PROGRAM
 // (python.exe) instead.
-func executable(path string, _ fs.FileInfo) bool {
+func Executable(path string, _ fs.FileInfo) bool {
 	ext := filepath.Ext(path)
 	if ext == "" {
 		return false

@@ -20,8 +20,8 @@ func TestExecutableWindows(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.pathext+"|"+tt.path, func(t *testing.T) {
 			t.Setenv("PATHEXT", tt.pathext)
-			if got := executable(tt.path, nil); got != tt.want {
-				t.Errorf("executable(%q) with PATHEXT %q = %v, want %v", tt.path, tt.pathext, got, tt.want)
+			if got := Executable(tt.path, nil); got != tt.want {
+				t.Errorf("Executable(%q) with PATHEXT %q = %v, want %v", tt.path, tt.pathext, got, tt.want)
 			}
 		})
 	}

@@ -91,7 +91,7 @@ func findFile(p string) (file, rest string, err error) {
 			return "", "", handler.Errorf(http.StatusNotFound, "cgi: PATH_TRANSLATED %q names no file", p)
 		case err == nil && !fi.Mode().IsRegular():
 			return "", "", handler.Errorf(http.StatusForbidden, "cgi: %s is not a regular file", cand)
-		case err == nil && !executable(cand, fi):
+		case err == nil && !handler.Executable(cand, fi):
 			return "", "", handler.Errorf(http.StatusForbidden, "cgi: %s is not executable", cand)
 		case err == nil:
 			return cand, p[len(cand):], nil
