@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"gatewayd/environ"
@@ -79,4 +81,21 @@ func ExampleStatusOf() {
 	// Output:
 	// 503
 	// 500
+}
+
+// Executable is the rule a script root applies: on POSIX an execute bit,
+// on Windows a PATHEXT extension.
+func ExampleExecutable() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	script := filepath.Join(dir, "hello.cgi")
+	os.WriteFile(script, []byte("#!/bin/sh\n"), 0o644)
+	fi, _ := os.Stat(script)
+	fmt.Println(handler.Executable(script, fi))
+	os.Chmod(script, 0o755)
+	fi, _ = os.Stat(script)
+	fmt.Println(handler.Executable(script, fi))
+	// Output:
+	// false
+	// true
 }
