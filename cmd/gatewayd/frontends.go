@@ -16,6 +16,7 @@ import (
 	"gatewayd/handler/subprocess"
 	"gatewayd/protocol/fastcgi"
 	gwhttp "gatewayd/protocol/http"
+	"gatewayd/protocol/scgi"
 )
 
 // frontend is a protocol server: it serves listeners until Shutdown, which
@@ -82,6 +83,19 @@ var protocols = []protocol{
 			return fastcgi.New(cfg)
 		},
 		closed: func(err error) bool { return errors.Is(err, fastcgi.ErrServerClosed) },
+	},
+	{
+		name:     "scgi",
+		usage:    "serve SCGI on `ADDR` (repeatable)",
+		scheme:   "scgi",
+		unixMode: 0o660,
+		build: func(e frontendEnv) (frontend, error) {
+			return scgi.New(scgi.Config{
+				Handler: e.handler,
+				Logger:  e.log.Named("scgi"),
+			}), nil
+		},
+		closed: func(err error) bool { return errors.Is(err, scgi.ErrServerClosed) },
 	},
 }
 
