@@ -603,11 +603,16 @@ func TestWebServerRoutes(t *testing.T) {
 		{"SCRIPT_FILENAME outside the root", []string{"SCRIPT_FILENAME", filepath.Join(outside, "b.cgi")}, 403, "", "", "", ""},
 		{"SCRIPT_FILENAME missing", []string{"SCRIPT_FILENAME", filepath.Join(realRoot, "nope.cgi")}, 404, "", "", "", ""},
 		{"SCRIPT_FILENAME not executable", []string{"SCRIPT_FILENAME", filepath.Join(realRoot, "cgi-bin", "plain")}, 403, "", "", "", ""},
-		{"SCRIPT_FILENAME directory", []string{"SCRIPT_FILENAME", filepath.Join(realRoot, "cgi-bin")}, 403, "", "", "", ""},
-		{"DOCUMENT_ROOT + SCRIPT_NAME", []string{"DOCUMENT_ROOT", realRoot, "SCRIPT_NAME", "/cgi-bin/a.cgi"},
-			200, script, "/cgi-bin/a.cgi", "/", script},
-		{"DOCUMENT_ROOT + SCRIPT_NAME with path info", []string{"DOCUMENT_ROOT", realRoot, "SCRIPT_NAME", "/cgi-bin/a.cgi/x/y"},
+		{"SCRIPT_FILENAME a directory: the path decides", []string{"SCRIPT_FILENAME", realRoot + "/", "DOCUMENT_ROOT", realRoot,
+			"SCRIPT_NAME", "", "PATH_INFO", "/cgi-bin/a.cgi/x"}, 200, script, "/cgi-bin/a.cgi", "/x", script},
+		{"DOCUMENT_ROOT + SCRIPT_NAME", []string{"DOCUMENT_ROOT", realRoot, "SCRIPT_NAME", "/cgi-bin/a.cgi", "PATH_INFO", ""},
+			200, script, "/cgi-bin/a.cgi", "", script},
+		{"DOCUMENT_ROOT + SCRIPT_NAME with path info", []string{"DOCUMENT_ROOT", realRoot, "SCRIPT_NAME", "/cgi-bin/a.cgi/x/y", "PATH_INFO", ""},
 			200, script, "/cgi-bin/a.cgi", "/x/y", script},
+		{"DOCUMENT_ROOT + SCRIPT_NAME + PATH_INFO, split by the web server", []string{"DOCUMENT_ROOT", realRoot,
+			"SCRIPT_NAME", "/cgi-bin/a.cgi", "PATH_INFO", "/x"}, 200, script, "/cgi-bin/a.cgi", "/x", script},
+		{"a redirect under a mount: DOCUMENT_ROOT + PATH_INFO", []string{"DOCUMENT_ROOT", realRoot,
+			"SCRIPT_NAME", "", "PATH_INFO", "/cgi-bin/a.cgi"}, 200, script, "/cgi-bin/a.cgi", "", script},
 		{"DOCUMENT_ROOT outside the root", []string{"DOCUMENT_ROOT", outside, "SCRIPT_NAME", "/b.cgi"}, 403, "", "", "", ""},
 		{"DOCUMENT_ROOT + SCRIPT_NAME missing", []string{"DOCUMENT_ROOT", realRoot, "SCRIPT_NAME", "/cgi-bin/zz/y"}, 404, "", "", "", ""},
 	}
@@ -629,5 +634,30 @@ func TestWebServerRoutes(t *testing.T) {
 					tt.program, tt.scriptName, tt.pathInfo, tt.scriptFilename)
 			}
 		})
+	}
+}
+
+// TestRedirectUnderMount: a local redirect behind a web server's mount
+// (nginx location /cgi-bin/ → SCRIPT_FILENAME, DOCUMENT_ROOT) finds its
+// target under the document root.
+func TestRedirectUnderMount(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "cgi-bin"), 0o755)
+	for _, name := range []string{"a.cgi", "b.cgi"} {
+		os.WriteFile(filepath.Join(root, "cgi-bin", name), []byte("#!/bin/sh\n"), 0o755)
+	}
+	realRoot, _ := filepath.EvalSymlinks(root)
+	app := &recorder{outputs: []string{"Location: /cgi-bin/b.cgi/more?x=1\r\n\r\n", "Content-Type: text/plain\r\n\r\nb"}}
+	req := request("DOCUMENT_ROOT", realRoot, "SCRIPT_NAME", "/cgi-bin/a.cgi", "PATH_INFO", "",
+		"SCRIPT_FILENAME", filepath.Join(realRoot, "cgi-bin", "a.cgi"))
+	got, _, _ := run(t, handler.Config{App: app, Root: root}, req)
+	if got != "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nb" || len(app.calls) != 2 {
+		t.Fatalf("Serve = %q after %d calls", got, len(app.calls))
+	}
+	c := app.calls[1]
+	if c.Program != filepath.Join(realRoot, "cgi-bin", "b.cgi") || c.Env["SCRIPT_NAME"] != "/cgi-bin/b.cgi" ||
+		c.Env["PATH_INFO"] != "/more" || c.Env["QUERY_STRING"] != "x=1" {
+		t.Errorf("redirected to %q with SCRIPT_NAME %q PATH_INFO %q QUERY_STRING %q",
+			c.Program, c.Env["SCRIPT_NAME"], c.Env["PATH_INFO"], c.Env["QUERY_STRING"])
 	}
 }

@@ -19,12 +19,8 @@ import (
 func (h *Handler) route(env environ.Environ) (*Call, error) {
 	env = env.Clone()
 	switch {
-	case h.root != "" && env["SCRIPT_FILENAME"] != "":
-		return h.scriptFile(env)
-	case h.root != "" && env["DOCUMENT_ROOT"] != "" && env["SCRIPT_NAME"] != "":
-		return h.scriptUnderDocumentRoot(env)
 	case h.root != "":
-		return h.findScript(env)
+		return h.findUnderRoot(env)
 	case h.cfg.Program != "":
 		setDefault(env, "SCRIPT_FILENAME", h.cfg.Program)
 		return &Call{Env: env, Program: h.cfg.Program, Args: h.cfg.Args}, nil
@@ -92,41 +88,57 @@ func (h *Handler) findScript(env environ.Environ) (*Call, error) {
 	}
 }
 
-// scriptFile runs the SCRIPT_FILENAME a web server sent, as fcgiwrap does:
-// that exact file, which must pass checkScript.
-func (h *Handler) scriptFile(env environ.Environ) (*Call, error) {
-	path := env["SCRIPT_FILENAME"]
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, statError(err)
+// findUnderRoot finds the script of a request under the script root:
+//
+//   - the SCRIPT_FILENAME a web server sent, exactly, as fcgiwrap runs it —
+//     unless it names a directory (lighttpd's fix-root-scriptname sends the
+//     document root), when the path decides;
+//   - else, when a web server sent DOCUMENT_ROOT, the longest prefix of
+//     DOCUMENT_ROOT + SCRIPT_NAME + PATH_INFO, cut at a '/', that names a
+//     file, as fcgiwrap walks DOCUMENT_ROOT + SCRIPT_NAME; what was cut off
+//     becomes PATH_INFO. A local redirect (SCRIPT_NAME "", PATH_INFO its
+//     path) is found the same way, under the web server's document root;
+//   - else the PATH_INFO walk of findScript (the HTTP front-end).
+//
+// Whichever way, checkScript has the last word.
+func (h *Handler) findUnderRoot(env environ.Environ) (*Call, error) {
+	if path := env["SCRIPT_FILENAME"]; path != "" {
+		fi, err := os.Stat(path)
+		switch {
+		case err != nil:
+			return nil, statError(err)
+		case !fi.IsDir():
+			if err := h.checkScript(path, fi); err != nil {
+				return nil, err
+			}
+			return &Call{Env: env, Program: path}, nil
+		}
+		delete(env, "SCRIPT_FILENAME")
 	}
-	if fi.IsDir() {
-		return nil, Errorf(http.StatusForbidden, "handler: SCRIPT_FILENAME %s is a directory", path)
+	if env["DOCUMENT_ROOT"] != "" {
+		return h.scriptUnderDocumentRoot(env)
 	}
-	if err := h.checkScript(path, fi); err != nil {
-		return nil, err
-	}
-	return &Call{Env: env, Program: path}, nil
+	return h.findScript(env)
 }
 
-// scriptUnderDocumentRoot finds the script in DOCUMENT_ROOT + SCRIPT_NAME
-// as fcgiwrap does when no SCRIPT_FILENAME is sent: the longest prefix, cut
-// at a '/', that names an existing file; what was cut off becomes
-// PATH_INFO and SCRIPT_NAME loses it.
+// scriptUnderDocumentRoot walks DOCUMENT_ROOT + SCRIPT_NAME + PATH_INFO
+// back to the longest prefix that names a file (see findUnderRoot).
 func (h *Handler) scriptUnderDocumentRoot(env environ.Environ) (*Call, error) {
-	root, name := env["DOCUMENT_ROOT"], env["SCRIPT_NAME"]
-	full := root + name
+	root := env["DOCUMENT_ROOT"]
+	url := env["SCRIPT_NAME"] + env["PATH_INFO"]
+	full := root + url
 	for path := full; len(path) > len(root); {
 		fi, err := os.Stat(path)
 		if err == nil && !fi.IsDir() {
 			if err := h.checkScript(path, fi); err != nil {
 				return nil, err
 			}
-			if rest := full[len(path):]; rest != "" {
-				env["SCRIPT_NAME"] = name[:len(name)-len(rest)]
-				env["PATH_INFO"] = rest
-			}
+			cut := len(path) - len(root)
+			env["SCRIPT_NAME"], env["PATH_INFO"] = url[:cut], url[cut:]
 			env["SCRIPT_FILENAME"] = path
+			if pi := url[cut:]; pi != "" {
+				setDefault(env, "PATH_TRANSLATED", filepath.Join(root, filepath.FromSlash(pi)))
+			}
 			return &Call{Env: env, Program: path}, nil
 		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
