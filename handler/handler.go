@@ -575,7 +575,7 @@ func (s *serve) logRequest(d time.Duration) {
 		s.log.Warn("request aborted", append(kv, "reason", s.reason.Error())...)
 	case s.reason != nil && s.result.Status >= 400 && s.result.Status < 500:
 		// The client's error (404, 403, 413…): worth a look, not an alarm.
-		s.log.Warn("request refused", append(kv, "reason", s.reason.Error())...)
+		s.log.Warn("request rejected", append(kv, "reason", s.reason.Error())...)
 	case s.reason != nil:
 		kv = append(kv, "reason", s.reason.Error())
 		if t := s.result.Exit.Stderr; t != "" {

@@ -98,7 +98,8 @@ func (h *Handler) findScript(env environ.Environ) (*Call, error) {
 //     file, as fcgiwrap walks DOCUMENT_ROOT + SCRIPT_NAME; what was cut off
 //     becomes PATH_INFO. A local redirect (SCRIPT_NAME "", PATH_INFO its
 //     path) is found the same way, under the web server's document root;
-//   - else the PATH_INFO walk of findScript (the HTTP front-end).
+//   - else, or when nothing is found there, the PATH_INFO walk of
+//     findScript from the script root (the HTTP front-end's way).
 //
 // Whichever way, checkScript has the last word.
 func (h *Handler) findUnderRoot(env environ.Environ) (*Call, error) {
@@ -116,7 +117,13 @@ func (h *Handler) findUnderRoot(env environ.Environ) (*Call, error) {
 		delete(env, "SCRIPT_FILENAME")
 	}
 	if env["DOCUMENT_ROOT"] != "" {
-		return h.scriptUnderDocumentRoot(env)
+		c, err := h.scriptUnderDocumentRoot(env.Clone())
+		if StatusOf(err) != http.StatusNotFound {
+			return c, err
+		}
+		// The web server's document root need not be the script root
+		// (nginx's default html directory with location / → gatewayd):
+		// the path maps onto the root as it does over HTTP.
 	}
 	return h.findScript(env)
 }

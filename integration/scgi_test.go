@@ -131,10 +131,11 @@ type webServer struct {
 	chunked int
 	// earlyAbort is what of a client leaving before the program wrote
 	// anything the web server notices, and passes on by closing the
-	// connection to gatewayd: "close" (a FIN, and so a reset too), "reset"
-	// (only a reset: lighttpd takes a FIN for a half-close and waits for
-	// the response), or "" (nothing: Apache waits for the response header
-	// without looking at its client).
+	// connection to gatewayd: "close" (a FIN, and so a reset too), or ""
+	// (nothing reliably: Apache waits for the response header without
+	// looking at its client; lighttpd takes a FIN for a half-close, and
+	// notices a reset only some of the time — in 7 runs of 8 here — since
+	// it stops watching a client whose request it has read).
 	earlyAbort string
 }
 
@@ -157,7 +158,7 @@ func TestLighttpdSCGI(t *testing.T) {
 	sock := strings.TrimPrefix(s.url, "scgi+unix:")
 	conf := configSnippet(t, s.dir, "lighttpd/scgi.conf", `"/run/gatewayd/scgi.sock"`, `"`+sock+`"`)
 	port, _ := startLighttpd(t, s.root, `include "`+conf+`"`)
-	testWebServer(t, s, fmt.Sprintf("127.0.0.1:%d", port), webServer{chunked: 200, earlyAbort: "reset"})
+	testWebServer(t, s, fmt.Sprintf("127.0.0.1:%d", port), webServer{chunked: 200})
 }
 
 // TestApacheSCGI: Apache's mod_proxy_scgi with configs/apache/scgi.conf.
@@ -421,5 +422,26 @@ func TestREADMESCGI(t *testing.T) {
 	resp.Body.Close()
 	if string(body) != m[3]+"\n" {
 		t.Errorf("README example printed %q, README says %q", body, m[3])
+	}
+}
+
+// TestLighttpdSCGIFixRootScriptname: with fix-root-scriptname lighttpd
+// sends the document root as SCRIPT_FILENAME and the whole path as
+// PATH_INFO; gatewayd finds a script in a subdirectory along the path, as
+// configs/lighttpd/scgi.conf says.
+func TestLighttpdSCGIFixRootScriptname(t *testing.T) {
+	s := startSCGI(t, true)
+	sub := filepath.Join(s.root, "sub")
+	os.MkdirAll(sub, 0o755)
+	os.WriteFile(filepath.Join(sub, "env.sh"), []byte("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nenv\n"), 0o755)
+	sock := strings.TrimPrefix(s.url, "scgi+unix:")
+	conf := configSnippet(t, s.dir, "lighttpd/scgi.conf", `"/run/gatewayd/scgi.sock"`, `"`+sock+`"`,
+		`"check-local" => "disable",`, `"check-local" => "disable", "fix-root-scriptname" => "enable",`)
+	port, _ := startLighttpd(t, s.root, `include "`+conf+`"`)
+	resp, body := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/sub/env.sh/more?q=1", port))
+	for _, want := range []string{"\nSCRIPT_NAME=/sub/env.sh\n", "\nPATH_INFO=/more\n", "\nQUERY_STRING=q=1\n"} {
+		if resp.StatusCode != 200 || !strings.Contains("\n"+body, want) {
+			t.Errorf("GET /sub/env.sh/more = %d, lacks %q:\n%s", resp.StatusCode, want, body)
+		}
 	}
 }
