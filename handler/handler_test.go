@@ -613,6 +613,8 @@ func TestWebServerRoutes(t *testing.T) {
 			"SCRIPT_NAME", "/cgi-bin/a.cgi", "PATH_INFO", "/x"}, 200, script, "/cgi-bin/a.cgi", "/x", script},
 		{"a redirect under a mount: DOCUMENT_ROOT + PATH_INFO", []string{"DOCUMENT_ROOT", realRoot,
 			"SCRIPT_NAME", "", "PATH_INFO", "/cgi-bin/a.cgi"}, 200, script, "/cgi-bin/a.cgi", "", script},
+		{"nginx's own document root, location / → the path under the root", []string{"DOCUMENT_ROOT", outside,
+			"SCRIPT_NAME", "/cgi-bin/a.cgi/x", "PATH_INFO", ""}, 200, script, "/cgi-bin/a.cgi", "/x", script},
 		{"DOCUMENT_ROOT outside the root", []string{"DOCUMENT_ROOT", outside, "SCRIPT_NAME", "/b.cgi"}, 403, "", "", "", ""},
 		{"DOCUMENT_ROOT + SCRIPT_NAME missing", []string{"DOCUMENT_ROOT", realRoot, "SCRIPT_NAME", "/cgi-bin/zz/y"}, 404, "", "", "", ""},
 	}

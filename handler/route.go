@@ -123,7 +123,9 @@ func (h *Handler) findUnderRoot(env environ.Environ) (*Call, error) {
 		}
 		// The web server's document root need not be the script root
 		// (nginx's default html directory with location / → gatewayd):
-		// the path maps onto the root as it does over HTTP.
+		// the whole path maps onto the root as it does over HTTP.
+		env["PATH_INFO"] = env["SCRIPT_NAME"] + env["PATH_INFO"]
+		env["SCRIPT_NAME"] = ""
 	}
 	return h.findScript(env)
 }

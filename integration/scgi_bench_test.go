@@ -22,6 +22,14 @@ type nginxTransport struct {
 
 var nginxTransports = []nginxTransport{
 	{
+		name: "fastcgi",
+		flag: "--fastcgi",
+		location: func(tb testing.TB, dir, upstream string) string {
+			conf := configSnippet(tb, dir, "nginx/fastcgi.conf", "unix:/run/gatewayd/fastcgi.sock", upstream)
+			return "include " + conf + ";"
+		},
+	},
+	{
 		name: "scgi",
 		flag: "--scgi",
 		location: func(tb testing.TB, dir, upstream string) string {
@@ -31,12 +39,13 @@ var nginxTransports = []nginxTransport{
 	},
 }
 
-// BenchmarkNginxSCGI drives nginx → gatewayd over SCGI with load's
-// keep-alive clients, for a small shell CGI program under --root and for
-// the in-process demo app, one sub-benchmark per transport:
+// BenchmarkNginxTransports drives nginx → gatewayd over FastCGI and over
+// SCGI, in one run, with load's keep-alive clients, for a small shell CGI
+// program under --root and for the in-process demo app, one sub-benchmark
+// per transport:
 //
-//	go test -run '^$' -bench NginxSCGI -benchtime 5s ./integration
-func BenchmarkNginxSCGI(b *testing.B) {
+//	go test -run '^$' -bench NginxTransports -benchtime 5s ./integration
+func BenchmarkNginxTransports(b *testing.B) {
 	requirePeer(b, "nginx", "/usr/sbin/nginx")
 	root := b.TempDir()
 	script := "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nhello %s\\n' \"$PATH_INFO\"\n"

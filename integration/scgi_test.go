@@ -348,11 +348,13 @@ func goneWithinASecond(t *testing.T, pid int) {
 	}
 }
 
-// TestREADMESCGI runs the README's SCGI section: its gatewayd command, its
-// nginx block and its curl line, with the cgi-bin set-up of the section
-// before it. Only the addresses change: gatewayd's port is one the system
-// picks, nginx's a free one.
-func TestREADMESCGI(t *testing.T) {
+// TestREADMEWebServers runs the README's sections on serving behind nginx
+// over FastCGI and over SCGI: each one's gatewayd command, its nginx block
+// (whose lines must be those of its snippet in configs/nginx/) and its curl
+// line, with the cgi-bin set-up of the section before them. Only the
+// addresses change: gatewayd's port is one the system picks, nginx's a
+// free one.
+func TestREADMEWebServers(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -369,59 +371,65 @@ func TestREADMESCGI(t *testing.T) {
 		return b
 	}
 	setup, _, _ := strings.Cut(block("## Serving a cgi-bin directory", "sh"), "go run ./cmd/gatewayd ")
-	serveLine := strings.TrimSpace(block("## Behind a web server over SCGI", "sh"))
-	nginxBlock := block("## Behind a web server over SCGI", "nginx")
-	console := block("## Behind a web server over SCGI", "console")
+	for _, tt := range []struct{ section, flag, addr, scheme, snippet string }{
+		{"## Behind nginx over FastCGI", "--fastcgi", "127.0.0.1:9000", "fastcgi://", "fastcgi.conf"},
+		{"## Behind a web server over SCGI", "--scgi", "127.0.0.1:4000", "scgi://", "scgi.conf"},
+	} {
+		t.Run(tt.flag, func(t *testing.T) {
+			serveLine := strings.TrimSpace(block(tt.section, "sh"))
+			nginxBlock := block(tt.section, "nginx")
+			console := block(tt.section, "console")
 
-	dir := t.TempDir()
-	sh := exec.Command("sh", "-e", "-c", setup)
-	sh.Dir = dir
-	if out, err := sh.CombinedOutput(); err != nil {
-		t.Fatalf("README set-up: %v\n%s", err, out)
-	}
-	const readmeAddr = "127.0.0.1:4000"
-	args, ok := strings.CutPrefix(serveLine, "go run ./cmd/gatewayd ")
-	if !ok || !strings.Contains(args, "--scgi "+readmeAddr) {
-		t.Fatalf("README's SCGI command is %q, want go run ./cmd/gatewayd serve --scgi %s …", serveLine, readmeAddr)
-	}
-	cmd := exec.Command(gatewayd, strings.Fields(strings.Replace(args, readmeAddr, "127.0.0.1:0", 1))...)
-	cmd.Dir = dir
-	gw := startProcess(t, "gatewayd", cmd)
-	var url string
-	if !eventually(func() bool {
-		m := servingURL.FindStringSubmatch(gw.output())
-		if m != nil {
-			url = m[1]
-		}
-		return m != nil
-	}) {
-		t.Fatalf("gatewayd %s did not start serving:\n%s", args, gw.output())
-	}
+			dir := t.TempDir()
+			sh := exec.Command("sh", "-e", "-c", setup)
+			sh.Dir = dir
+			if out, err := sh.CombinedOutput(); err != nil {
+				t.Fatalf("README set-up: %v\n%s", err, out)
+			}
+			args, ok := strings.CutPrefix(serveLine, "go run ./cmd/gatewayd ")
+			if !ok || !strings.Contains(args, tt.flag+" "+tt.addr) {
+				t.Fatalf("README's command is %q, want go run ./cmd/gatewayd serve %s %s …", serveLine, tt.flag, tt.addr)
+			}
+			cmd := exec.Command(gatewayd, strings.Fields(strings.Replace(args, tt.addr, "127.0.0.1:0", 1))...)
+			cmd.Dir = dir
+			gw := startProcess(t, "gatewayd", cmd)
+			var url string
+			if !eventually(func() bool {
+				m := servingURL.FindStringSubmatch(gw.output())
+				if m != nil {
+					url = m[1]
+				}
+				return m != nil
+			}) {
+				t.Fatalf("gatewayd %s did not start serving:\n%s", args, gw.output())
+			}
 
-	// The README's block is the snippet's, with another address.
-	snippet, err := os.ReadFile(filepath.Join(configsDir(t), "nginx", "scgi.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(strings.TrimSpace(nginxBlock), "\n") {
-		if !strings.Contains(line, readmeAddr) && !strings.Contains(string(snippet), line) {
-			t.Errorf("README's nginx line %q is not in configs/nginx/scgi.conf", line)
-		}
-	}
-	port, _ := startNginx(t, "", strings.ReplaceAll(nginxBlock, readmeAddr, strings.TrimPrefix(url, "scgi://")))
+			// The README's block is the snippet's, with another address.
+			snippet, err := os.ReadFile(filepath.Join(configsDir(t), "nginx", tt.snippet))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(strings.TrimSpace(nginxBlock), "\n") {
+				if !strings.Contains(line, tt.addr) && !strings.Contains(string(snippet), line) {
+					t.Errorf("README's nginx line %q is not in configs/nginx/%s", line, tt.snippet)
+				}
+			}
+			port, _ := startNginx(t, "", strings.ReplaceAll(nginxBlock, tt.addr, strings.TrimPrefix(url, tt.scheme)))
 
-	m := regexp.MustCompile(`\$ curl -d '([^']*)' http://localhost(/\S*)\n(.*)\n`).FindStringSubmatch(console)
-	if m == nil {
-		t.Fatalf("README's console block has no curl -d line: %q", console)
-	}
-	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d%s", port, m[2]), "application/x-www-form-urlencoded", strings.NewReader(m[1]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if string(body) != m[3]+"\n" {
-		t.Errorf("README example printed %q, README says %q", body, m[3])
+			m := regexp.MustCompile(`\$ curl -d '([^']*)' http://localhost(/\S*)\n(.*)\n`).FindStringSubmatch(console)
+			if m == nil {
+				t.Fatalf("README's console block has no curl -d line: %q", console)
+			}
+			resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d%s", port, m[2]), "application/x-www-form-urlencoded", strings.NewReader(m[1]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) != m[3]+"\n" {
+				t.Errorf("README example printed %q, README says %q", body, m[3])
+			}
+		})
 	}
 }
 

@@ -56,7 +56,7 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 	o.listen = map[string][]string{}
 	cmd := &cobra.Command{
 		Use:   "serve [flags] [PROGRAM [ARG...]]",
-		Short: "Serve CGI programs over HTTP and FastCGI",
+		Short: "Serve CGI programs over HTTP, FastCGI and SCGI",
 		Long: `Serve CGI programs to clients.
 
 With PROGRAM, every request runs PROGRAM with ARGs. With --root DIR, each
