@@ -14,24 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
-
-// snippet returns the nginx snippet configs/nginx/name with its production
-// paths replaced by the test's, written into dir.
-func snippet(tb testing.TB, dir, name string, replace ...string) string {
-	tb.Helper()
-	b, err := os.ReadFile(filepath.Join(configsDir(tb), "nginx", name))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s := strings.NewReplacer(replace...).Replace(string(b))
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	return path
-}
 
 // cgiScripts are the programs the nginx tests run, in a cgi-bin directory.
 var cgiScripts = map[string]string{
@@ -71,17 +54,6 @@ func writeCGIBin(tb testing.TB, dir string) {
 			tb.Fatal(err)
 		}
 	}
-}
-
-// pattern is an endless reader of a repeating pattern.
-type pattern struct{ i int }
-
-func (p *pattern) Read(b []byte) (int, error) {
-	for j := range b {
-		b[j] = byte(p.i % 251)
-		p.i++
-	}
-	return len(b), nil
 }
 
 // TestNginxFastCGI serves the stock fcgiwrap snippet (configs/nginx/
@@ -130,7 +102,7 @@ func TestNginxFastCGI(t *testing.T) {
 			if v.noBuffering {
 				server += "fastcgi_request_buffering off;\n"
 			}
-			conf := snippet(t, dir, "cgi-bin.conf",
+			conf := configSnippet(t, dir, "nginx/cgi-bin.conf",
 				"/usr/lib", lib,
 				"unix:/run/gatewayd/fastcgi.sock", pass,
 				"include /etc/nginx/fastcgi_params;", "include /etc/nginx/fastcgi_params;\n\tfastcgi_param PIDDIR "+pids+";")
@@ -213,13 +185,7 @@ func TestNginxFastCGI(t *testing.T) {
 				pid := waitPidFile(t, filepath.Join(pids, "stream"))
 				resp.Body.Close()
 				http.DefaultTransport.(*http.Transport).CloseIdleConnections()
-				deadline := time.Now().Add(time.Second)
-				for processAlive(pid) && time.Now().Before(deadline) {
-					time.Sleep(10 * time.Millisecond)
-				}
-				if processAlive(pid) {
-					t.Errorf("program %d still running a second after its client left", pid)
-				}
+				goneWithinASecond(t, pid)
 			})
 		})
 	}
@@ -233,7 +199,7 @@ func TestNginxFastCGIPathInfo(t *testing.T) {
 	lib := filepath.Join(dir, "lib")
 	writeCGIBin(t, lib)
 	_, url := startGatewayd(t, "serve", "--fastcgi", "127.0.0.1:0", "--root", filepath.Join(lib, "cgi-bin"))
-	conf := snippet(t, dir, "cgi-bin.conf", "/usr/lib", lib,
+	conf := configSnippet(t, dir, "nginx/cgi-bin.conf", "/usr/lib", lib,
 		"unix:/run/gatewayd/fastcgi.sock", strings.TrimPrefix(url, "fastcgi://"),
 		"fastcgi_param SCRIPT_FILENAME /usr/lib$fastcgi_script_name;", "")
 	port, _ := startNginx(t, "", "include "+conf+";")
@@ -272,7 +238,7 @@ func TestGitHTTPBackend(t *testing.T) {
 
 	_, url := startGatewayd(t, "serve", "--fastcgi", "unix:"+filepath.Join(dir, "git.sock"), backend)
 	sock := strings.TrimPrefix(url, "fastcgi+")
-	conf := snippet(t, dir, "git-http-backend.conf", "/srv/git", srv, "unix:/run/gatewayd/git.sock", sock)
+	conf := configSnippet(t, dir, "nginx/git-http-backend.conf", "/srv/git", srv, "unix:/run/gatewayd/git.sock", sock)
 	port, _ := startNginx(t, "", "include "+conf+";")
 	remote := fmt.Sprintf("http://127.0.0.1:%d/git/repo.git", port)
 
@@ -333,74 +299,6 @@ func TestCgiFcgi(t *testing.T) {
 			}
 		})
 	}
-}
-
-func httpGet(t *testing.T, url string) (*http.Response, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(b)
-}
-
-func do(t *testing.T, req *http.Request) string {
-	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Errorf("%s %s = %d %q", req.Method, req.URL, resp.StatusCode, b)
-	}
-	return string(b)
-}
-
-// eventually polls cond for a few seconds: log lines are written after the
-// response.
-func eventually(cond func() bool) bool {
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
-}
-
-// processAlive reports whether pid is a live process (a zombie counts as
-// gone).
-func processAlive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	_, rest, _ := strings.Cut(string(b), ") ")
-	return !strings.HasPrefix(rest, "Z")
-}
-
-func waitPidFile(t *testing.T, path string) int {
-	t.Helper()
-	var pid int
-	if !eventually(func() bool {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return false
-		}
-		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
-		return err == nil
-	}) {
-		t.Fatalf("no pid in %s", path)
-	}
-	return pid
 }
 
 // TestFastCGIListeners: a listening socket inherited on stdin (fd:0, as

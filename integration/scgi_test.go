@@ -76,28 +76,6 @@ func writeSCGIRoot(tb testing.TB, root, pids string) {
 	}
 }
 
-// configSnippet writes configs/<rel> into dir with the replacements made
-// and returns the copy's path.
-func configSnippet(tb testing.TB, dir, rel string, replace ...string) string {
-	tb.Helper()
-	b, err := os.ReadFile(filepath.Join(configsDir(tb), rel))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s := string(b)
-	r := strings.NewReplacer(replace...)
-	if out := r.Replace(s); out != s {
-		s = out
-	} else if len(replace) > 0 {
-		tb.Fatalf("configs/%s holds none of %q", rel, replace)
-	}
-	path := filepath.Join(dir, filepath.Base(rel))
-	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	return path
-}
-
 // scgiSetup is gatewayd serving an SCGI root, for a web server to front.
 type scgiSetup struct {
 	dir, root, pids string
@@ -333,19 +311,6 @@ func rawGet(t *testing.T, web, path string) net.Conn {
 	t.Cleanup(func() { c.Close() })
 	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", path)
 	return c
-}
-
-// goneWithinASecond fails the test if pid is still running a second after
-// its client left.
-func goneWithinASecond(t *testing.T, pid int) {
-	t.Helper()
-	deadline := time.Now().Add(time.Second)
-	for processAlive(pid) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if processAlive(pid) {
-		t.Errorf("program %d still running a second after its client left", pid)
-	}
 }
 
 // TestREADMEWebServers runs the README's sections on serving behind nginx
