@@ -57,7 +57,8 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve [flags] [PROGRAM [ARG...]]",
 		Short: "Serve CGI programs over HTTP, FastCGI and SCGI",
-		Long: `Serve CGI programs to clients.
+		Long: `Serve CGI programs to clients (--http) and to web servers (--fastcgi,
+--scgi), from one process on as many listeners as given.
 
 With PROGRAM, every request runs PROGRAM with ARGs. With --root DIR, each
 request runs the executable script its URL path names inside DIR; the rest
