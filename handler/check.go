@@ -1,6 +1,10 @@
 package handler
 
-import "strconv"
+import (
+	"strconv"
+
+	"gatewayd/environ"
+)
 
 // A Violation is something wrong in a CGI response that Check repaired or
 // found. In lenient mode the pipeline logs violations as a warning; in strict
@@ -43,7 +47,7 @@ func Check(r *Response) []Violation {
 	noContent := r.Status.Code == 204 || r.Status.Code == 304
 	seen := map[string]bool{}
 	r.Header.filter(func(f Field) bool {
-		if isHopByHop(f.Name) {
+		if environ.IsHopByHop(f.Name) {
 			return drop(f, "hop-by-hop field dropped")
 		}
 		for _, once := range [...]string{"Date", "Server", "Content-Type", "Content-Length"} {
@@ -82,19 +86,4 @@ func validLength(v string) bool {
 	}
 	_, err := strconv.ParseInt(v, 10, 64)
 	return err == nil
-}
-
-// isHopByHop reports whether name is a hop-by-hop field, ignoring ASCII case.
-// It mirrors environ.IsHopByHop, wsgiref's is_hop_by_hop, exactly: the set
-// holds "trailers", not "Trailer", and no whitespace is trimmed.
-func isHopByHop(name string) bool {
-	for _, h := range [...]string{
-		"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-		"te", "trailers", "transfer-encoding", "upgrade",
-	} {
-		if equalFold(name, h) {
-			return true
-		}
-	}
-	return false
 }

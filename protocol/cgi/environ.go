@@ -93,10 +93,10 @@ func (r rule) apply(v string) string {
 }
 
 // windowsRule returns wsgiref's Windows rule for the server software
-// names, matched ASCII case-insensitively (Python lower-cases it; no other
-// character lower-cases into these prefixes).
+// names, lower-cased first as Python lower-cases them (no non-ASCII
+// character lower-cases into these ASCII prefixes).
 func windowsRule(software string) rule {
-	sw := lowerASCII(software)
+	sw := strings.ToLower(software)
 	switch {
 	case strings.HasPrefix(sw, "microsoft-iis/"):
 		return utf8Rule
@@ -185,14 +185,4 @@ func needsTranscode(k string) bool {
 		return needsTranscode(rest)
 	}
 	return false
-}
-
-func lowerASCII(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
