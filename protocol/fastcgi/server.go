@@ -50,13 +50,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"gatewayd/environ"
 	"gatewayd/handler"
+	"gatewayd/protocol/internal/accept"
 )
 
 // Config configures a Server. Zero fields take their defaults.
@@ -164,7 +164,7 @@ func (s *Server) Serve(l net.Listener) error {
 		delete(s.listeners, l)
 		s.mu.Unlock()
 	}()
-	var delay time.Duration
+	var backoff accept.Backoff
 	for {
 		select {
 		case s.slots <- struct{}{}:
@@ -177,15 +177,15 @@ func (s *Server) Serve(l net.Listener) error {
 			if s.isClosed() {
 				return ErrServerClosed
 			}
-			if ne, ok := err.(net.Error); ok && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.log.Warn("accept failed; retrying", "error", err, "delay", delay)
-				time.Sleep(delay)
+			if backoff.Retry(err, s.done, s.log) {
 				continue
+			}
+			if s.isClosed() {
+				return ErrServerClosed
 			}
 			return err
 		}
-		delay = 0
+		backoff.Reset()
 		if !s.allowedAddr(rwc.RemoteAddr()) {
 			s.log.Warn("connection refused: not in FCGI_WEB_SERVER_ADDRS", "remote", rwc.RemoteAddr().String())
 			rwc.Close()

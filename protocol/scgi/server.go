@@ -63,13 +63,13 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"gatewayd/environ"
 	"gatewayd/handler"
+	"gatewayd/protocol/internal/accept"
 )
 
 // Config configures a Server. Zero fields take the default their comment
@@ -171,7 +171,7 @@ func (s *Server) Serve(l net.Listener) error {
 		return ErrServerClosed
 	}
 	defer s.trackListener(&l, false)
-	var delay time.Duration // after an accept error that may pass
+	var backoff accept.Backoff
 	for {
 		select {
 		case s.slots <- struct{}{}:
@@ -184,19 +184,15 @@ func (s *Server) Serve(l net.Listener) error {
 			if s.isClosing() {
 				return ErrServerClosed
 			}
-			if !temporary(err) {
-				return err
+			if backoff.Retry(err, s.quit, s.log) {
+				continue
 			}
-			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept failed; retrying", "error", err, "delay", delay)
-			select {
-			case <-time.After(delay):
-			case <-s.quit:
+			if s.isClosing() {
 				return ErrServerClosed
 			}
-			continue
+			return err
 		}
-		delay = 0
+		backoff.Reset()
 		ctx, cancel := context.WithCancel(context.Background())
 		c := &conn{srv: s, nc: nc, cancel: cancel}
 		if !s.trackConn(c) {
@@ -291,20 +287,6 @@ func (s *Server) connDone(c *conn) {
 	s.mu.Unlock()
 	<-s.slots
 	s.wg.Done()
-}
-
-// temporary reports whether an accept error may pass: the process or the
-// system is out of descriptors or memory for a moment.
-func temporary(err error) bool {
-	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-		return true
-	}
-	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }
 
 // conn is one connection. Its goroutine (serve) owns it; the body reader
