@@ -12,10 +12,11 @@ import (
 
 // prepareBody returns the body the program reads: exactly CONTENT_LENGTH
 // bytes and then EOF (RFC 3875 §4.2). A body of unknown length is read
-// first, up to MaxBody — in memory while it is small, else into an unlinked
-// temporary file — so that the program gets a real CONTENT_LENGTH; with
-// StreamUnknownLength it is passed as it comes instead. cleanup releases
-// what prepareBody took.
+// first, up to MaxBody, so that the program gets a real CONTENT_LENGTH;
+// with StreamUnknownLength it is passed as it comes instead. With
+// ReadBodyFirst a body of known length is read whole before the program
+// starts too, and one that ends early means the client went away. cleanup
+// releases what prepareBody took.
 func (s *serve) prepareBody(body io.Reader) (in io.Reader, cleanup func(), err error) {
 	cleanup = func() {}
 	cl, known := s.env["CONTENT_LENGTH"]
@@ -31,7 +32,19 @@ func (s *serve) prepareBody(body io.Reader) (in io.Reader, cleanup func(), err e
 		if n == 0 || body == nil {
 			return http.NoBody, cleanup, nil
 		}
-		return s.act.reader(io.LimitReader(body, n)), cleanup, nil
+		if !s.h.cfg.ReadBodyFirst {
+			return s.act.reader(io.LimitReader(body, n)), cleanup, nil
+		}
+		in, got, cleanup, err := s.buffer(s.act.reader(io.LimitReader(body, n)))
+		if err != nil {
+			return nil, cleanup, err
+		}
+		if got < n {
+			cleanup()
+			return nil, func() {}, fmt.Errorf("%w: the body ended after %d of %d bytes: %w",
+				errClientGone, got, n, io.ErrUnexpectedEOF)
+		}
+		return in, cleanup, nil
 	}
 	if body == nil || body == http.NoBody {
 		return http.NoBody, cleanup, nil
@@ -40,31 +53,38 @@ func (s *serve) prepareBody(body io.Reader) (in io.Reader, cleanup func(), err e
 		return s.act.reader(body), cleanup, nil
 	}
 	max := s.h.cfg.MaxBody
-	body = s.act.reader(io.LimitReader(body, max+1))
-	// Read into memory, growing with the data: most such bodies are empty
-	// (nginx's GETs) or small.
+	in, n, cleanup, err := s.buffer(s.act.reader(io.LimitReader(body, max+1)))
+	switch {
+	case err != nil:
+		return nil, cleanup, err
+	case n > max:
+		cleanup()
+		return nil, func() {}, s.bodyErr(nil)
+	case n == 0:
+		cleanup()
+		return http.NoBody, func() {}, nil
+	}
+	s.env["CONTENT_LENGTH"] = strconv.FormatInt(n, 10)
+	return in, cleanup, nil
+}
+
+// buffer reads body to its end: into memory while it is small, growing
+// with the data (most such bodies are empty, as nginx's GETs, or small),
+// else into an unlinked temporary file. cleanup releases it.
+func (s *serve) buffer(body io.Reader) (in io.Reader, n int64, cleanup func(), err error) {
 	var head bytes.Buffer
-	n, err := head.ReadFrom(io.LimitReader(body, min(memoryBody, max+1)))
+	n, err = head.ReadFrom(io.LimitReader(body, memoryBody))
 	if err != nil {
-		return nil, cleanup, s.bodyErr(err)
+		return nil, 0, func() {}, s.bodyErr(err)
 	}
 	if n < memoryBody {
-		// The whole body fits in memory.
-		if n == 0 {
-			return http.NoBody, cleanup, nil
-		}
-		if n > max {
-			return nil, cleanup, s.bodyErr(nil)
-		}
-		s.env["CONTENT_LENGTH"] = strconv.FormatInt(n, 10)
-		return bytes.NewReader(head.Bytes()), cleanup, nil
+		return bytes.NewReader(head.Bytes()), n, func() {}, nil
 	}
 	f, total, cleanup, err := s.spool(io.MultiReader(&head, body))
 	if err != nil {
-		return nil, func() {}, err
+		return nil, 0, func() {}, err
 	}
-	s.env["CONTENT_LENGTH"] = strconv.FormatInt(total, 10)
-	return f, cleanup, nil
+	return f, total, cleanup, nil
 }
 
 // memoryBody is the largest body of unknown length kept in memory.

@@ -56,6 +56,12 @@ type Config struct {
 	// a stream without CONTENT_LENGTH, instead of spooling it to a temporary
 	// file to count it (RFC 3875 §4.2 wants CONTENT_LENGTH).
 	StreamUnknownLength bool
+	// ReadBodyFirst reads a body of known length whole, in memory or a
+	// temporary file, before the program starts, instead of streaming it:
+	// for web servers that write the whole body before reading any output
+	// (Apache's mod_cgi). A body that ends early then means the client went
+	// away: nothing runs and nothing is written.
+	ReadBodyFirst bool
 	// TempDir is where bodies are spooled. Default: os.TempDir().
 	TempDir string
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -661,5 +662,30 @@ func TestRedirectUnderMount(t *testing.T) {
 		c.Env["PATH_INFO"] != "/more" || c.Env["QUERY_STRING"] != "x=1" {
 		t.Errorf("redirected to %q with SCRIPT_NAME %q PATH_INFO %q QUERY_STRING %q",
 			c.Program, c.Env["SCRIPT_NAME"], c.Env["PATH_INFO"], c.Env["QUERY_STRING"])
+	}
+}
+
+// TestReadBodyFirst: the whole body is read before the program starts; one
+// that ends early is a client gone: nothing runs and nothing is written.
+func TestReadBodyFirst(t *testing.T) {
+	for _, n := range []int{5, 200 << 10} { // in memory, and spooled
+		body := strings.Repeat("b", n)
+		app := &recorder{outputs: []string{"Content-Type: text/plain\r\n\r\n"}}
+		req := request("CONTENT_LENGTH", strconv.Itoa(n))
+		req.Body = strings.NewReader(body + "TRAILING")
+		_, res, _ := run(t, handler.Config{App: app, ReadBodyFirst: true}, req)
+		if res.Status != 200 || len(app.bodies) != 1 || app.bodies[0] != body {
+			t.Errorf("%d bytes: status %d, the app read %d bytes", n, res.Status, len(strings.Join(app.bodies, "")))
+		}
+	}
+	app := &recorder{outputs: []string{"Content-Type: text/plain\r\n\r\n"}}
+	req := request("CONTENT_LENGTH", "100")
+	req.Body = strings.NewReader("short")
+	out, res, logs := run(t, handler.Config{App: app, ReadBodyFirst: true}, req)
+	if out != "" || res.Status != 0 || len(app.calls) != 0 || !errors.Is(res.Err, io.ErrUnexpectedEOF) {
+		t.Errorf("short body: output %q, status %d, %d calls, %v; want nothing run or written", out, res.Status, len(app.calls), res.Err)
+	}
+	if lines(logs) != 1 || !strings.Contains(logs, "aborted") {
+		t.Errorf("short body logged %q, want one line saying the request was aborted", logs)
 	}
 }

@@ -2,13 +2,11 @@ package cgi
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 
 	"gatewayd/environ"
 	"gatewayd/handler"
@@ -39,9 +37,6 @@ type Config struct {
 	// Stdout receives the response. Default: os.Stdout.
 	Stdout io.Writer
 }
-
-// memBody is the largest body kept in memory; longer ones go to a file.
-const memBody = 64 << 10
 
 // ErrNoResponse is wrapped by the error Serve returns when no complete
 // response reached Stdout, so the process should exit with a failure.
@@ -75,6 +70,7 @@ func Serve(ctx context.Context, cfg Config, env environ.Environ) (handler.Result
 	if hc.PassEnv == nil {
 		hc.PassEnv = []string{}
 	}
+	hc.ReadBodyFirst = true
 	h, err := handler.New(hc)
 	if err != nil {
 		return handler.Result{}, fmt.Errorf("cgi: %w", err)
@@ -86,14 +82,16 @@ func Serve(ctx context.Context, cfg Config, env environ.Environ) (handler.Result
 	if stdout == nil {
 		stdout = os.Stdout
 	}
-	body, cleanup, err := readBody(env, stdin, hc.MaxBody, hc.TempDir)
-	if err != nil {
-		return handler.Result{}, err
+	// RFC 3875 §4.2: the body is CONTENT_LENGTH bytes of stdin; without
+	// CONTENT_LENGTH there is none. It is read whole before the program
+	// starts (hc.ReadBodyFirst): Apache writes all of it before it reads any
+	// output, and one that ends early means the client went away.
+	req := &handler.Request{Env: env}
+	if env["CONTENT_LENGTH"] != "" {
+		req.Body = stdin
 	}
-	defer cleanup()
-
 	bw := bufio.NewWriterSize(stdout, 32<<10)
-	res := h.Serve(ctx, &handler.Request{Env: env, Body: body}, handler.NewGatewayWriter(bw))
+	res := h.Serve(ctx, req, handler.NewGatewayWriter(bw))
 	// The pipeline never does the final flush: completing the response is
 	// the front-end's part.
 	if err := bw.Flush(); err != nil {
@@ -103,52 +101,4 @@ func Serve(ctx context.Context, cfg Config, env environ.Environ) (handler.Result
 		return res, fmt.Errorf("%w: %w", ErrNoResponse, res.Err)
 	}
 	return res, nil
-}
-
-// readBody reads the request body from stdin as CONTENT_LENGTH says (RFC
-// 3875 §4.2): none without it, else exactly that many bytes, in memory or,
-// past memBody, in an unlinked temporary file. A CONTENT_LENGTH the handler
-// will refuse (malformed: 400; over MaxBody: 413) reads nothing.
-func readBody(env environ.Environ, stdin io.Reader, max int64, dir string) (io.Reader, func(), error) {
-	noop := func() {}
-	if max <= 0 {
-		max = handler.DefaultMaxBody
-	}
-	cl := env["CONTENT_LENGTH"]
-	n, err := strconv.ParseInt(cl, 10, 64)
-	if cl == "" || err != nil || n <= 0 || cl[0] == '+' || n > max {
-		return nil, noop, nil
-	}
-	if n <= memBody {
-		b := make([]byte, n)
-		if _, err := io.ReadFull(stdin, b); err != nil {
-			return nil, noop, fmt.Errorf("cgi: read body of %d bytes: %w", n, err)
-		}
-		return bytes.NewReader(b), noop, nil
-	}
-	f, err := os.CreateTemp(dir, "gatewayd-cgi-body-")
-	if err != nil {
-		return nil, noop, fmt.Errorf("cgi: spool body: %w", err)
-	}
-	// POSIX keeps an unlinked file readable; Windows refuses to remove an
-	// open file, so it goes when it is closed.
-	unlinked := os.Remove(f.Name()) == nil
-	cleanup := func() {
-		f.Close()
-		if !unlinked {
-			os.Remove(f.Name())
-		}
-	}
-	if _, err := io.CopyN(f, stdin, n); err != nil {
-		cleanup()
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, noop, fmt.Errorf("cgi: read body of %d bytes: %w", n, err)
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		cleanup()
-		return nil, noop, fmt.Errorf("cgi: spool body: %w", err)
-	}
-	return f, cleanup, nil
 }

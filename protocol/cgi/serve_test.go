@@ -136,6 +136,10 @@ func TestServeHTTPProxy(t *testing.T) {
 	}
 }
 
+// memBody is the largest body the handler keeps in memory; the body tests
+// straddle it.
+const memBody = 64 << 10
+
 // TestServeBody: CONTENT_LENGTH bytes reach the program and no more is read
 // from stdin, in memory and spooled to a file.
 func TestServeBody(t *testing.T) {
