@@ -118,16 +118,20 @@ func appendRecord(dst []byte, t recType, id uint16, content []byte) []byte {
 	return append(dst, make([]byte, pad)...)
 }
 
-// appendStream appends content as records of type t, split into pieces of
-// at most maxContent bytes. Empty content appends nothing: the empty record
-// that ends a stream is the caller's to write.
-func appendStream(dst []byte, t recType, id uint16, content []byte) []byte {
-	for len(content) > 0 {
-		n := min(len(content), maxContent)
-		dst = appendRecord(dst, t, id, content[:n])
-		content = content[n:]
+// writeStream writes content as records of type t, split into pieces of
+// at most maxContent bytes, and returns how many content bytes it wrote.
+// Empty content writes nothing: the empty record that ends a stream is the
+// caller's to write.
+func writeStream(w io.Writer, t recType, id uint16, content []byte) (int, error) {
+	n := 0
+	for n < len(content) {
+		chunk := content[n:min(len(content), n+maxContent)]
+		if err := writeRecord(w, t, id, chunk); err != nil {
+			return n, err
+		}
+		n += len(chunk)
 	}
-	return dst
+	return n, nil
 }
 
 var padding [8]byte

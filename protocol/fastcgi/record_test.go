@@ -131,9 +131,13 @@ func TestNameValue(t *testing.T) {
 	}
 }
 
-func TestAppendStream(t *testing.T) {
+func TestWriteStream(t *testing.T) {
 	content := bytes.Repeat([]byte("x"), 2*maxContent+10)
-	b := appendStream(nil, typeStdout, 3, content)
+	var w bytes.Buffer
+	if n, err := writeStream(&w, typeStdout, 3, content); n != len(content) || err != nil {
+		t.Fatalf("writeStream = %d, %v", n, err)
+	}
+	b := w.Bytes()
 	var got []byte
 	r := bytes.NewReader(b)
 	var sizes []int
@@ -149,10 +153,10 @@ func TestAppendStream(t *testing.T) {
 		got = append(got, c...)
 	}
 	if !bytes.Equal(got, content) || len(sizes) != 3 || sizes[0] != maxContent {
-		t.Errorf("appendStream split %d bytes into %v", len(content), sizes)
+		t.Errorf("writeStream split %d bytes into %v", len(content), sizes)
 	}
-	if b := appendStream(nil, typeStdout, 1, nil); len(b) != 0 {
-		t.Errorf("appendStream(empty) = % x, want nothing", b)
+	if b := records(typeStdout, 1, nil); len(b) != 0 {
+		t.Errorf("writeStream(empty) wrote % x, want nothing", b)
 	}
 }
 
@@ -237,4 +241,11 @@ func FuzzConnection(f *testing.F) {
 			t.Fatalf("after % x a good request got %q", data, r.stdout)
 		}
 	})
+}
+
+// records returns content as writeStream writes it, for building requests.
+func records(t recType, id uint16, content []byte) []byte {
+	var w bytes.Buffer
+	writeStream(&w, t, id, content)
+	return w.Bytes()
 }

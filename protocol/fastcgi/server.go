@@ -674,15 +674,7 @@ func (s *stream) Write(p []byte) (int, error) {
 	}
 	s.c.wmu.Lock()
 	defer s.c.wmu.Unlock()
-	n := 0
-	for n < len(p) {
-		chunk := p[n:min(len(p), n+maxContent)]
-		if err := writeRecord(s.c.bw, s.t, s.r.id, chunk); err != nil {
-			return n, err
-		}
-		n += len(chunk)
-	}
-	return n, nil
+	return writeStream(s.c.bw, s.t, s.r.id, p)
 }
 
 // flushPending writes what the stream holds back as one record.

@@ -205,11 +205,11 @@ func params(id uint16, kv ...string) []byte {
 	for i := 0; i+1 < len(kv); i += 2 {
 		nv = appendNameValue(nv, kv[i], kv[i+1])
 	}
-	return append(appendStream(nil, typeParams, id, nv), appendRecord(nil, typeParams, id, nil)...)
+	return append(records(typeParams, id, nv), appendRecord(nil, typeParams, id, nil)...)
 }
 
 func stdin(id uint16, body string) []byte {
-	return append(appendStream(nil, typeStdin, id, []byte(body)), appendRecord(nil, typeStdin, id, nil)...)
+	return append(records(typeStdin, id, []byte(body)), appendRecord(nil, typeStdin, id, nil)...)
 }
 
 // get is a complete GET for id.
