@@ -121,7 +121,12 @@ func runCGI(ctx context.Context, o cgiOptions, args []string, env environ.Enviro
 	if len(args) > 0 {
 		cfg.Handler.Program, cfg.Handler.Args = args[0], args[1:]
 	}
-	_, err = cgi.Serve(ctx, cfg, env)
+	res, err := cgi.Serve(ctx, cfg, env)
+	if err != nil && res.Status == 0 && res.Err != nil {
+		// The pipeline ran and its one log line says why no response
+		// was written.
+		return loggedError{err}
+	}
 	return err
 }
 

@@ -124,6 +124,11 @@ func TestCGICommand(t *testing.T) {
 			if code != tt.code || !strings.Contains(stderr.String(), tt.stderr) {
 				t.Errorf("gatewayd cgi %q: exit %d, stderr %q; want exit %d, stderr with %q", tt.args, code, stderr.String(), tt.code, tt.stderr)
 			}
+			// One line per failure: once the pipeline has logged the
+			// request, the command does not print the error again.
+			if log := stderr.String(); strings.Contains(log, " gatewayd.cgi: request ") && strings.Contains("\n"+log, "\ngatewayd: ") {
+				t.Errorf("gatewayd cgi %q: the failure is logged twice:\n%s", tt.args, log)
+			}
 			for _, want := range tt.out {
 				if !strings.Contains(stdout.String(), want) {
 					t.Errorf("gatewayd cgi %q: stdout %q, want %q in it", tt.args, stdout.String(), want)

@@ -40,6 +40,13 @@ func gatewayVersion() string {
 	return "dev"
 }
 
+// loggedError marks an error the log has told already: run exits with
+// exitError without printing it again.
+type loggedError struct{ err error }
+
+func (e loggedError) Error() string { return e.err.Error() }
+func (e loggedError) Unwrap() error { return e.err }
+
 // usageError marks errors in the command line itself.
 type usageError struct{ err error }
 
@@ -53,6 +60,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd, err := root.ExecuteC()
 	if err == nil {
 		return exitOK
+	}
+	if _, ok := errors.AsType[loggedError](err); ok {
+		return exitError
 	}
 	fmt.Fprintf(stderr, "gatewayd: %v\n", err)
 	if _, ok := errors.AsType[usageError](err); ok {
