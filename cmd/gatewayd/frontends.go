@@ -71,6 +71,7 @@ var protocols = []protocol{
 			cfg := fastcgi.Config{
 				Handler:       e.handler,
 				StderrRecords: e.opts.fastcgiStderr,
+				MaxBody:       e.opts.maxBody,
 				Logger:        e.log.Named("fastcgi"),
 			}
 			if e.runner != nil {

@@ -76,13 +76,13 @@ type header struct {
 	PaddingLength uint8
 }
 
-// errVersion is returned for a header whose version is not 1 (FSP-23):
+// errVersion is returned for a header whose version is not 1 (FastCGI §8):
 // nothing after it can be framed, so the connection must close.
 var errVersion = errors.New("fastcgi: unsupported protocol version")
 
 // readRecord reads one record from r into buf, which must hold maxRecord
 // bytes, and returns its header and content; the padding is read and
-// dropped (FSP-01). The content aliases buf.
+// dropped (FastCGI §3.3). The content aliases buf.
 func readRecord(r io.Reader, buf []byte) (header, []byte, error) {
 	var h header
 	if _, err := io.ReadFull(r, buf[:headerLen]); err != nil {
@@ -108,14 +108,30 @@ func readRecord(r io.Reader, buf []byte) (header, []byte, error) {
 	return h, buf[:h.ContentLength], nil
 }
 
+// encodeHeader is the only encoder of record headers: the header of a
+// record of type t for request id with n content bytes, padded to a multiple
+// of 8 bytes as the specification recommends (FastCGI §3.3), and the
+// padding's length. The length field has 16 bits, so n over maxContent
+// cannot be framed; callers split content (writeStream) or hold less by
+// construction, and a larger n is a bug that panics rather than corrupt
+// the stream.
+func encodeHeader(t recType, id uint16, n int) (h [headerLen]byte, pad int) {
+	if n < 0 || n > maxContent {
+		panic(fmt.Sprintf("fastcgi: record content of %d bytes, over the limit of %d", n, maxContent))
+	}
+	pad = -n & 7
+	return [headerLen]byte{version1, byte(t), byte(id >> 8), byte(id), byte(n >> 8), byte(n), byte(pad), 0}, pad
+}
+
+var padding [8]byte
+
 // appendRecord appends one record of type t for request id holding content,
-// which must be at most maxContent bytes, padded to a multiple of 8 bytes as
-// the specification recommends (FastCGI §3.3).
+// which must be at most maxContent bytes.
 func appendRecord(dst []byte, t recType, id uint16, content []byte) []byte {
-	pad := -len(content) & 7
-	dst = append(dst, version1, byte(t), byte(id>>8), byte(id), byte(len(content)>>8), byte(len(content)), byte(pad), 0)
+	h, pad := encodeHeader(t, id, len(content))
+	dst = append(dst, h[:]...)
 	dst = append(dst, content...)
-	return append(dst, make([]byte, pad)...)
+	return append(dst, padding[:pad]...)
 }
 
 // writeStream writes content as records of type t, split into pieces of
@@ -134,13 +150,10 @@ func writeStream(w io.Writer, t recType, id uint16, content []byte) (int, error)
 	return n, nil
 }
 
-var padding [8]byte
-
 // writeRecord writes the record appendRecord would append, without copying
-// content.
+// content, which must be at most maxContent bytes.
 func writeRecord(w io.Writer, t recType, id uint16, content []byte) error {
-	pad := -len(content) & 7
-	h := [headerLen]byte{version1, byte(t), byte(id >> 8), byte(id), byte(len(content) >> 8), byte(len(content)), byte(pad), 0}
+	h, pad := encodeHeader(t, id, len(content))
 	if _, err := w.Write(h[:]); err != nil {
 		return err
 	}
@@ -181,7 +194,7 @@ var errNameValue = errors.New("fastcgi: malformed name-value pair")
 // readNameValue reads one name-value pair from the front of b (FastCGI
 // §3.4): each length is one byte, or four with the top bit set. It returns
 // the pair and the rest of b; a pair cut short returns errNameValue and is
-// the caller's to complete with more data (FSP-02).
+// the caller's to complete with more data (FastCGI §3.3).
 func readNameValue(b []byte) (name, value string, rest []byte, err error) {
 	nlen, b, ok := readLength(b)
 	if !ok {

@@ -25,12 +25,37 @@
 // it a request waits for a program slot up to the queue timeout and then
 // gets a 503 page. A connection that breaks a bound — more than
 // MaxConnRequests requests at once, more than MaxParamsBytes of
-// parameters, parameters not complete within ParamsTimeout — or sends a
-// malformed record is closed with one logged reason; no other connection
-// notices. FastCGI has no flow control, so a request's body is passed on
-// as the program reads it: a program that does not read its body holds
-// back the later records of its connection until it reads, ends or times
-// out. Memory per request stays bounded whatever the body or response.
+// parameters for one request or MaxConnParamsBytes for all the requests
+// of the connection still receiving theirs, parameters not complete
+// within ParamsTimeout — or sends a malformed record is closed with one
+// logged reason; no other connection notices. However a request ends —
+// its program finished, ABORT_REQUEST, a malformed record, the
+// connection closed before its parameters were complete — its slot is
+// released and its timers stopped.
+//
+// Connections with no request running do not hold the listener: a new one
+// must complete its first request's parameters within ParamsTimeout, and a
+// kept one (FCGI_KEEP_CONN) is closed after IdleTimeout without a record.
+// The default of 120s outlasts nginx's upstream keepalive_timeout (60s),
+// so that nginx, not gatewayd, closes the connections of its pool and never
+// finds one closed under it. A web server that takes no response bytes for
+// WriteTimeout loses its connection, and the connection's programs are
+// stopped.
+//
+// FastCGI has no flow control, and one program that does not read its body
+// must not stall the other requests of its connection nor hide their
+// ABORT_REQUEST: the read loop never waits for a program. What a program
+// has not read yet waits in memory (256 KiB per request) and past that in
+// an unlinked temporary file, as nginx buffers a body, up to the request's
+// CONTENT_LENGTH (bytes past it are dropped) or, for a body of unknown
+// length, MaxBody. Memory per request stays bounded whatever the body or
+// response.
+//
+// When the connection is to close after a request (no FCGI_KEEP_CONN), its
+// records go out with a FIN and whatever the web server still sends — the
+// rest of a body the program did not read — is read and dropped for up to
+// two seconds before the close: closing a socket with unread bytes resets
+// it, and the web server would lose the response.
 //
 // ABORT_REQUEST, a connection closed by the web server or a failed write
 // stop the request's program (its process group is killed and reaped);
@@ -74,9 +99,28 @@ type Config struct {
 	MaxConnRequests int
 	// MaxParamsBytes bounds a request's PARAMS stream. Default: 1 MiB.
 	MaxParamsBytes int
-	// ParamsTimeout bounds the time from BEGIN_REQUEST to the end of its
-	// PARAMS stream. Default: 30s.
+	// MaxConnParamsBytes bounds the PARAMS bytes held on one connection
+	// for all its requests whose parameters are not complete yet.
+	// Default: 4 MiB.
+	MaxConnParamsBytes int
+	// ParamsTimeout bounds the time from a connection's opening, and from
+	// each BEGIN_REQUEST, to the end of that request's PARAMS stream.
+	// Default: 10s.
 	ParamsTimeout time.Duration
+	// IdleTimeout bounds the time a kept connection with no request
+	// running waits for its next record. Default: 120s, longer than nginx's
+	// upstream keepalive_timeout.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds each write to the web server: one that takes no
+	// bytes for this long loses the connection. Default: 60s.
+	WriteTimeout time.Duration
+	// MaxBody bounds the bytes of a body of unknown length that wait for
+	// their program; a body with a CONTENT_LENGTH is bounded by it.
+	// Default: 1 GiB.
+	MaxBody int64
+	// TempDir is where bodies the programs have not read yet are spooled.
+	// Default: os.TempDir().
+	TempDir string
 	// StderrRecords sends programs' stderr to the web server as FCGI_STDERR
 	// records (nginx logs them) instead of to gatewayd's log.
 	StderrRecords bool
@@ -86,6 +130,22 @@ type Config struct {
 	// Logger receives one line per connection error. Default: none.
 	Logger hclog.Logger
 }
+
+// Defaults of Config.
+const (
+	DefaultMaxConns           = 1024
+	DefaultMaxReqs            = 1024
+	DefaultMaxConnRequests    = 256
+	DefaultMaxParamsBytes     = 1 << 20
+	DefaultMaxConnParamsBytes = 4 << 20
+	DefaultParamsTimeout      = 10 * time.Second
+	DefaultIdleTimeout        = 120 * time.Second
+	DefaultWriteTimeout       = 60 * time.Second
+	DefaultMaxBody            = 1 << 30
+)
+
+// lingerTimeout bounds the draining of a connection that is being closed.
+const lingerTimeout = 2 * time.Second
 
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("fastcgi: server closed")
@@ -113,19 +173,31 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("fastcgi: no handler")
 	}
 	if cfg.MaxConns <= 0 {
-		cfg.MaxConns = 1024
+		cfg.MaxConns = DefaultMaxConns
 	}
 	if cfg.MaxReqs <= 0 {
-		cfg.MaxReqs = 1024
+		cfg.MaxReqs = DefaultMaxReqs
 	}
 	if cfg.MaxConnRequests <= 0 {
-		cfg.MaxConnRequests = 256
+		cfg.MaxConnRequests = DefaultMaxConnRequests
 	}
 	if cfg.MaxParamsBytes <= 0 {
-		cfg.MaxParamsBytes = 1 << 20
+		cfg.MaxParamsBytes = DefaultMaxParamsBytes
+	}
+	if cfg.MaxConnParamsBytes <= 0 {
+		cfg.MaxConnParamsBytes = DefaultMaxConnParamsBytes
 	}
 	if cfg.ParamsTimeout <= 0 {
-		cfg.ParamsTimeout = 30 * time.Second
+		cfg.ParamsTimeout = DefaultParamsTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
@@ -274,12 +346,19 @@ type conn struct {
 	id  uint64
 
 	wmu sync.Mutex
-	bw  *bufio.Writer
+	bw  *bufio.Writer // writes through deadlineWriter to rwc
+
+	// Owned by the read loop.
+	params int // PARAMS bytes held by the requests not started yet
+	begun  int // BEGIN_REQUESTs accepted
+
+	draining atomic.Bool // closeAfter has begun: the read loop drops what comes
 
 	mu        sync.Mutex
 	reqs      map[uint16]*request
-	closing   bool // the connection is being closed by us
-	idleClose bool // close once no request is running (Shutdown)
+	closing   bool  // the connection is being closed by us
+	idleClose bool  // close once no request is running (Shutdown)
+	writeErr  error // the first failed write, which closed the connection
 
 	reqsDone sync.WaitGroup // one per request goroutine
 }
@@ -290,12 +369,42 @@ func (s *Server) newConn(rwc net.Conn) *conn {
 	if s.closed {
 		return nil
 	}
-	bw := connWriters.Get().(*bufio.Writer)
-	bw.Reset(rwc)
-	c := &conn{s: s, rwc: rwc, id: s.ids.Add(1), bw: bw, reqs: map[uint16]*request{}}
+	c := &conn{s: s, rwc: rwc, id: s.ids.Add(1), reqs: map[uint16]*request{}}
+	c.bw = connWriters.Get().(*bufio.Writer)
+	c.bw.Reset(deadlineWriter{c})
+	// Until its first request has begun, ParamsTimeout bounds the wait.
+	rwc.SetReadDeadline(time.Now().Add(s.cfg.ParamsTimeout))
 	s.conns[c] = struct{}{}
 	s.connsDone.Add(1)
 	return c
+}
+
+// deadlineWriter writes to the connection within WriteTimeout. A failed
+// write closes the connection, so that its read loop ends and its other
+// requests stop rather than wait on a web server that takes nothing.
+type deadlineWriter struct{ c *conn }
+
+func (w deadlineWriter) Write(p []byte) (int, error) {
+	w.c.rwc.SetWriteDeadline(time.Now().Add(w.c.s.cfg.WriteTimeout))
+	n, err := w.c.rwc.Write(p)
+	if err != nil {
+		w.c.writeFailed(err)
+	}
+	return n, err
+}
+
+// writeFailed closes the connection after a failed write, unless it is
+// already being closed: then the write failed because its side is shut.
+func (c *conn) writeFailed(err error) {
+	c.mu.Lock()
+	closing := c.closing
+	if c.writeErr == nil && !closing {
+		c.writeErr = err
+	}
+	c.mu.Unlock()
+	if !closing {
+		c.rwc.Close()
+	}
 }
 
 // request is one request on a connection.
@@ -303,15 +412,15 @@ type request struct {
 	id       uint16
 	role     uint16
 	keepConn bool
-	params   []byte // the PARAMS stream until it ends
-	started  bool   // PARAMS ended; the request goroutine runs
+	params   []byte // the PARAMS stream until it ends; the read loop's
+	started  bool   // PARAMS ended; the request goroutine runs. Set under conn.mu
 	timer    *time.Timer
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	body   *io.PipeWriter // STDIN (and DATA) records go here; nil when dropped
-	stdout *stream        // the request goroutine's; nil until started
-	stderr atomic.Bool    // an FCGI_STDERR record was sent
+	body   *body       // STDIN (and DATA) records go here; nil when dropped
+	stdout *stream     // the request goroutine's; nil until started
+	stderr atomic.Bool // an FCGI_STDERR record was sent
 }
 
 // connError is a reason to close a connection: the peer broke the
@@ -339,18 +448,35 @@ func (c *conn) serve() {
 	c.mu.Lock()
 	closing := c.closing
 	c.closing = true
-	for _, r := range c.reqs {
+	var unstarted []*request
+	for id, r := range c.reqs {
+		if !r.started {
+			// No goroutine will end it: its slot is released here.
+			delete(c.reqs, id)
+			unstarted = append(unstarted, r)
+			continue
+		}
 		r.cancel()
 		if r.body != nil {
-			r.body.CloseWithError(errConnClosed)
+			r.body.close(errConnClosed)
 		}
 	}
+	writeErr := c.writeErr
 	c.mu.Unlock()
+	for _, r := range unstarted {
+		c.release(r)
+	}
 	var ce *connError
 	switch {
 	case errors.As(err, &ce):
 		log.Warn("closing connection", "reason", ce.err.Error())
-	case closing, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	case writeErr != nil && isTimeout(writeErr):
+		log.Warn("closing connection: the web server took no response bytes in time", "timeout", c.s.cfg.WriteTimeout)
+	case closing, writeErr != nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	case isTimeout(err) && c.begun == 0:
+		log.Warn("closing connection: no request in time", "timeout", c.s.cfg.ParamsTimeout)
+	case isTimeout(err):
+		log.Debug("closing idle connection", "idle_timeout", c.s.cfg.IdleTimeout)
 	default:
 		log.Warn("closing connection", "error", err)
 	}
@@ -370,6 +496,29 @@ var (
 
 var errConnClosed = errors.New("fastcgi: connection closed")
 
+func isTimeout(err error) bool {
+	ne, ok := errors.AsType[net.Error](err)
+	return ok && ne.Timeout()
+}
+
+// release frees what a request that ends holds: its slot among MaxReqs,
+// its parameters timer and context, and its body. It is called once per
+// request that began, by whatever ended it, after removing it from reqs.
+func (c *conn) release(r *request) {
+	r.timer.Stop()
+	r.cancel()
+	c.s.running.Add(-1)
+	if r.body != nil {
+		r.body.release()
+	}
+}
+
+// dropParams forgets the parameters r has gathered; the read loop's.
+func (c *conn) dropParams(r *request) {
+	c.params -= len(r.params)
+	r.params = nil
+}
+
 func (c *conn) readLoop() error {
 	bp := recordBufs.Get().(*[]byte)
 	defer recordBufs.Put(bp)
@@ -384,9 +533,12 @@ func (c *conn) readLoop() error {
 		h, content, err := readRecord(br, buf)
 		if err != nil {
 			if errors.Is(err, errVersion) {
-				return &connError{err} // FSP-23: nothing after it can be framed
+				return &connError{err} // FastCGI §8: nothing after it can be framed
 			}
 			return err
+		}
+		if c.draining.Load() {
+			continue // closing: what still comes is read only so as not to reset
 		}
 		if h.ID == 0 {
 			if err := c.management(h, content); err != nil {
@@ -403,9 +555,11 @@ func (c *conn) readLoop() error {
 // management answers a management record (FastCGI §4).
 func (c *conn) management(h header, content []byte) error {
 	if h.Type != typeGetValues {
-		// FSP-06: {UNKNOWN_TYPE, 0, {T}}.
+		// FastCGI §4.2: {UNKNOWN_TYPE, 0, {T}}.
 		return c.write(appendRecord(nil, typeUnknownType, 0, []byte{byte(h.Type), 0, 0, 0, 0, 0, 0, 0}), true)
 	}
+	// Each name is answered once, so the result stays a few bytes
+	// however many names are asked for.
 	limits := c.s.limits()
 	var out []byte
 	for len(content) > 0 {
@@ -415,6 +569,7 @@ func (c *conn) management(h header, content []byte) error {
 		}
 		if v, ok := limits[name]; ok {
 			out = appendNameValue(out, name, v)
+			delete(limits, name)
 		}
 		content = rest
 	}
@@ -430,7 +585,7 @@ func (c *conn) record(h header, content []byte) error {
 		return c.begin(h, content, r)
 	}
 	if r == nil {
-		return nil // FSP-04: records of an inactive request are ignored
+		return nil // FastCGI §3.3: records of an inactive request are ignored
 	}
 	switch h.Type {
 	case typeParams:
@@ -441,7 +596,12 @@ func (c *conn) record(h header, content []byte) error {
 			if len(r.params)+len(content) > c.s.cfg.MaxParamsBytes {
 				return connErrorf("request %d's parameters over the limit of %d bytes", h.ID, c.s.cfg.MaxParamsBytes)
 			}
+			if c.params+len(content) > c.s.cfg.MaxConnParamsBytes {
+				return connErrorf("parameters of the requests not started yet over the connection's limit of %d bytes",
+					c.s.cfg.MaxConnParamsBytes)
+			}
 			r.params = append(r.params, content...)
+			c.params += len(content)
 			return nil
 		}
 		return c.start(r)
@@ -458,15 +618,16 @@ func (c *conn) record(h header, content []byte) error {
 		if len(content) == 0 {
 			// The body ends with STDIN's end, or with DATA's for a filter.
 			if h.Type == typeData || r.role != roleFilter {
-				r.body.Close()
+				r.body.close(io.EOF)
 			}
 			return nil
 		}
-		r.body.Write(content) // an error means the request no longer reads
+		r.body.write(content) // never waits; an error ends the body, and the request sees it
 		return nil
 	case typeAbortRequest:
-		r.cancel() // FSP-10: the request goroutine sends END_REQUEST
+		r.cancel() // FastCGI §5.4: the request goroutine sends END_REQUEST
 		if !r.started {
+			c.dropParams(r)
 			c.end(r, 0, statusRequestComplete)
 		}
 		return nil
@@ -486,25 +647,39 @@ func (c *conn) begin(h header, content []byte, active *request) error {
 	r := &request{id: h.ID, role: br.Role, keepConn: br.Flags&flagKeepConn != 0}
 	switch {
 	case br.Role != roleResponder && br.Role != roleAuthorizer && br.Role != roleFilter:
-		return c.reject(r, statusUnknownRole) // FSP-12
+		return c.reject(r, statusUnknownRole) // FastCGI §5.5
 	case c.s.running.Load() >= int64(c.s.cfg.MaxReqs):
-		return c.reject(r, statusOverloaded) // FSP-14
+		return c.reject(r, statusOverloaded) // FastCGI §5.5
 	}
 	c.mu.Lock()
 	if len(c.reqs) >= c.s.cfg.MaxConnRequests {
 		c.mu.Unlock()
 		return connErrorf("more than %d requests at once", c.s.cfg.MaxConnRequests)
 	}
+	if len(c.reqs) == 0 {
+		c.rwc.SetReadDeadline(time.Time{}) // busy: the requests' own timers bound it
+	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	c.reqs[h.ID] = r
-	c.mu.Unlock()
 	c.s.running.Add(1)
-	r.timer = time.AfterFunc(c.s.cfg.ParamsTimeout, func() {
-		c.s.log.Warn("closing connection: parameters not complete in time",
-			"conn", c.id, "request", h.ID, "timeout", c.s.cfg.ParamsTimeout)
-		c.rwc.Close()
-	})
+	r.timer = time.AfterFunc(c.s.cfg.ParamsTimeout, func() { c.paramsLate(r) })
+	c.mu.Unlock()
+	c.begun++
 	return nil
+}
+
+// paramsLate closes the connection of a request whose parameters did not
+// come within ParamsTimeout, unless the request has started or ended since.
+func (c *conn) paramsLate(r *request) {
+	c.mu.Lock()
+	late := c.reqs[r.id] == r && !r.started && !c.closing
+	c.mu.Unlock()
+	if !late {
+		return
+	}
+	c.s.log.Warn("closing connection: parameters not complete in time",
+		"conn", c.id, "request", r.id, "timeout", c.s.cfg.ParamsTimeout)
+	c.rwc.Close()
 }
 
 // reject ends a request that never ran.
@@ -518,7 +693,6 @@ func (c *conn) reject(r *request, protocolStatus uint8) error {
 
 // start decodes r's parameters and runs it on its own goroutine.
 func (c *conn) start(r *request) error {
-	r.timer.Stop()
 	env := environ.Environ{}
 	for p := r.params; len(p) > 0; {
 		name, value, rest, err := readNameValue(p)
@@ -528,16 +702,22 @@ func (c *conn) start(r *request) error {
 		env.Add(name, value)
 		p = rest
 	}
-	r.params = nil
+	c.dropParams(r)
 	adjustEnv(env, r.role)
 
 	req := &handler.Request{Env: env, ID: fmt.Sprintf("%d.%d", c.id, r.id)}
-	var pr *io.PipeReader
-	if r.role != roleAuthorizer { // FSP-18: an authorizer's STDIN is dropped
-		pr, r.body = io.Pipe()
-		req.Body = pr
+	if r.role != roleAuthorizer { // FastCGI §6.3: an authorizer's STDIN is dropped
+		length := int64(-1)
+		if n, err := strconv.ParseInt(env["CONTENT_LENGTH"], 10, 64); err == nil && n >= 0 {
+			length = n
+		}
+		r.body = newBody(length, c.s.cfg.MaxBody, c.s.cfg.TempDir)
+		req.Body = r.body
 	}
+	c.mu.Lock()
 	r.started = true
+	c.mu.Unlock()
+	r.timer.Stop()
 	w := &stream{c: c, r: r, t: typeStdout, coalesce: true}
 	r.stdout = w
 	if c.s.cfg.StderrRecords {
@@ -551,9 +731,6 @@ func (c *conn) start(r *request) error {
 	go func() {
 		defer c.reqsDone.Done()
 		res := c.s.cfg.Handler.Serve(r.ctx, req, rw)
-		if pr != nil {
-			pr.CloseWithError(errRequestDone)
-		}
 		c.end(r, uint32(int32(res.Exit.Code)), statusRequestComplete)
 	}()
 	return nil
@@ -587,24 +764,29 @@ func adjustEnv(env environ.Environ, role uint16) {
 // §5.5), then the connection's close unless the web server keeps it.
 func (c *conn) end(r *request, appStatus uint32, protocolStatus uint8) {
 	c.mu.Lock()
+	if c.reqs[r.id] != r {
+		c.mu.Unlock()
+		return // already released, when the connection closed
+	}
 	delete(c.reqs, r.id)
 	last := len(c.reqs) == 0
-	idleClose := c.idleClose && last
+	closeConn := !r.keepConn || c.idleClose && last
+	if last && !closeConn && !c.closing {
+		c.rwc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+	}
 	c.mu.Unlock()
-	r.cancel()
-	r.timer.Stop()
-	c.s.running.Add(-1)
+	c.release(r)
 
 	var b []byte
 	if r.started {
 		r.stdout.flushPending()
-		b = appendRecord(b, typeStdout, r.id, nil) // FSP-15: STDOUT always ends
+		b = appendRecord(b, typeStdout, r.id, nil) // FastCGI §6.1: STDOUT always ends
 		if r.stderr.Load() {
 			b = appendRecord(b, typeStderr, r.id, nil)
 		}
 	}
 	b = appendRecord(b, typeEndRequest, r.id, endRequestBody(appStatus, protocolStatus))
-	if c.write(b, true) == nil && (!r.keepConn || idleClose) {
+	if c.write(b, true) == nil && closeConn {
 		c.closeAfter()
 	}
 }
@@ -624,11 +806,28 @@ func (c *conn) write(b []byte, flush bool) error {
 }
 
 // closeAfter closes the connection once the records written so far are
-// out: the read loop then ends and stops the other requests.
+// out, and stops its other requests. Closing a socket that still holds
+// unread bytes resets it, and a web server still sending a body the
+// program did not read would lose the response (nginx logs "Connection
+// reset by peer" and answers 502). So the records go out with a FIN, and
+// the read loop reads and drops what still comes until the web server
+// closes its side or lingerTimeout passes; serve then closes.
 func (c *conn) closeAfter() {
 	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
 	c.closing = true
+	for _, r := range c.reqs {
+		r.cancel()
+	}
 	c.mu.Unlock()
+	c.draining.Store(true)
+	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		c.rwc.SetReadDeadline(time.Now().Add(lingerTimeout))
+		return
+	}
 	c.rwc.Close()
 }
 

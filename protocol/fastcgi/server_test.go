@@ -712,15 +712,21 @@ func TestFSP26Multiplexed(t *testing.T) {
 // logged reason.
 func TestBounds(t *testing.T) {
 	addr, logs := serve(t, handler.Config{App: output("Content-Type: text/plain\r\n\r\nok")},
-		Config{MaxParamsBytes: 1000, MaxConnRequests: 2, ParamsTimeout: 200 * time.Millisecond})
+		Config{MaxParamsBytes: 1000, MaxConnParamsBytes: 2000, MaxConnRequests: 3, ParamsTimeout: 200 * time.Millisecond})
+	unfinished := func(id uint16) []byte { // BEGIN and 900 bytes of PARAMS
+		return append(begin(id, roleResponder, flagKeepConn),
+			appendRecord(nil, typeParams, id, appendNameValue(nil, "HTTP_X", strings.Repeat("x", 890)))...)
+	}
 	tests := []struct {
 		name, reason string
 		send         []byte
 	}{
 		{"params over the limit", "parameters over the limit",
 			append(begin(1, roleResponder, 0), params(1, "HTTP_X", strings.Repeat("x", 2000))...)},
-		{"too many requests", "more than 2 requests",
-			bytes.Join([][]byte{begin(1, roleResponder, 1), begin(2, roleResponder, 1), begin(3, roleResponder, 1)}, nil)},
+		{"params over the connection's limit", "over the connection's limit of 2000 bytes",
+			bytes.Join([][]byte{unfinished(1), unfinished(2), unfinished(3)}, nil)},
+		{"too many requests", "more than 3 requests",
+			bytes.Join([][]byte{begin(1, roleResponder, 1), begin(2, roleResponder, 1), begin(3, roleResponder, 1), begin(4, roleResponder, 1)}, nil)},
 		{"slow params", "not complete in time", begin(1, roleResponder, 0)},
 		{"STDIN before the params end", "STDIN before the end", append(begin(1, roleResponder, 0), stdin(1, "x")...)},
 		{"short BEGIN_REQUEST body", "BEGIN_REQUEST body is not 8 bytes", appendRecord(nil, typeBeginRequest, 1, []byte{0, 1})},

@@ -1,0 +1,188 @@
+package fastcgi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+)
+
+// body carries one request's STDIN (and a filter's DATA) from the
+// connection's read loop to the program. FastCGI has no flow control: the
+// only way to stop a web server sending is to stop reading the connection,
+// which would stall every other request multiplexed on it and hide their
+// ABORT_REQUESTs and the connection's close behind one program that does
+// not read. So write never waits for the reader: what the program has not
+// read yet is held in memory up to memWindow bytes and past that in an
+// unlinked temporary file, much as nginx buffers a request body, and the
+// whole is bounded by the request's declared length and by max. Bytes past
+// the declared length are dropped, as the program never reads them.
+//
+// The read loop writes and closes; the request's goroutines read. All
+// fields are guarded by mu.
+type body struct {
+	mu    sync.Mutex
+	ready sync.Cond // signalled when data, an end or a reader close arrives
+
+	mem  []byte // unread bytes in memory, mem[off:]; older than any in the file
+	off  int
+	file *os.File // unread bytes spilled, [fr, fw); nil until the first spill
+	fr   int64
+	fw   int64
+	dir  string // where the file goes
+
+	room    int64 // bytes still accepted: the declared length, or max
+	max     int64 // bound on unread bytes, for a body of unknown length
+	end     error // io.EOF or why the body ends, after its data
+	dropped bool  // the reader has gone: writes are dropped
+}
+
+// memWindow bounds the unread bytes of one request kept in memory.
+const memWindow = 256 << 10
+
+// errBodyOverLimit ends a body whose unread bytes pass Config.MaxBody.
+var errBodyOverLimit = errors.New("fastcgi: request body waiting for its program over the limit")
+
+// newBody returns a body that accepts length bytes, or up to max unread
+// bytes when length is negative (unknown), spilling to files in dir.
+func newBody(length, max int64, dir string) *body {
+	b := &body{room: length, max: max, dir: dir}
+	if length < 0 {
+		b.room = -1
+	}
+	b.ready.L = &b.mu
+	return b
+}
+
+// write queues p for the reader. It never waits for the reader; it
+// returns an error only when the body could not be kept, which ends the
+// body with that error.
+func (b *body) write(p []byte) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dropped || b.end != nil {
+		return nil
+	}
+	if b.room >= 0 {
+		p = p[:min(int64(len(p)), b.room)]
+		b.room -= int64(len(p))
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	unread := int64(len(b.mem)-b.off) + b.fw - b.fr
+	if b.room < 0 && unread+int64(len(p)) > b.max {
+		b.end = fmt.Errorf("%w of %d bytes", errBodyOverLimit, b.max)
+		b.ready.Broadcast()
+		return b.end
+	}
+	if b.fw == b.fr && len(b.mem)-b.off+len(p) <= memWindow {
+		if b.off > 0 && len(b.mem)+len(p) > memWindow {
+			n := copy(b.mem, b.mem[b.off:]) // so that mem never outgrows the window
+			b.mem, b.off = b.mem[:n], 0
+		}
+		b.mem = append(b.mem, p...)
+		b.ready.Broadcast()
+		return nil
+	}
+	if err := b.spill(p); err != nil {
+		b.end = err
+		b.ready.Broadcast()
+		return err
+	}
+	b.ready.Broadcast()
+	return nil
+}
+
+// spill appends p to the file, creating it on first use.
+func (b *body) spill(p []byte) error {
+	if b.file == nil {
+		f, err := os.CreateTemp(b.dir, "gatewayd-fastcgi-body-")
+		if err != nil {
+			return fmt.Errorf("fastcgi: spool request body: %w", err)
+		}
+		// POSIX keeps an unlinked file readable through its descriptor, so
+		// nothing is left behind whatever happens; Windows removes it on
+		// close (release).
+		os.Remove(f.Name())
+		b.file = f
+	}
+	if _, err := b.file.WriteAt(p, b.fw); err != nil {
+		return fmt.Errorf("fastcgi: spool request body: %w", err)
+	}
+	b.fw += int64(len(p))
+	return nil
+}
+
+// close ends the body after its data: with io.EOF at the end of STDIN,
+// with another error when the request or its connection is gone.
+func (b *body) close(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.end == nil {
+		b.end = err
+	}
+	b.ready.Broadcast()
+}
+
+// Read reads the body in order, waiting for data. After close it returns
+// the rest and then the error close was given.
+func (b *body) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for {
+		if b.dropped {
+			return 0, errRequestDone
+		}
+		if b.off < len(b.mem) {
+			n := copy(p, b.mem[b.off:])
+			b.off += n
+			if b.off == len(b.mem) {
+				b.mem, b.off = b.mem[:0], 0
+			}
+			return n, nil
+		}
+		if b.fr < b.fw {
+			// The region [fr, fw) is the reader's: write only appends past
+			// fw, so the file is read without holding the lock.
+			f, at, n := b.file, b.fr, min(int64(len(p)), b.fw-b.fr)
+			b.mu.Unlock()
+			got, err := f.ReadAt(p[:n], at)
+			b.mu.Lock()
+			b.fr += int64(got)
+			if b.fr == b.fw {
+				b.fr, b.fw = 0, 0 // drained: the file is reused from its start
+			}
+			if got == 0 && err != nil {
+				return 0, fmt.Errorf("fastcgi: read spooled request body: %w", err)
+			}
+			return got, nil
+		}
+		if b.end != nil {
+			return 0, b.end
+		}
+		b.ready.Wait()
+	}
+}
+
+// release is called once the request no longer reads: later writes are
+// dropped, a blocked Read returns, and the file goes.
+func (b *body) release() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.dropped = true
+	b.mem, b.off = nil, 0
+	if b.file != nil {
+		b.file.Close()
+		os.Remove(b.file.Name()) // Windows: not removed while it was open
+		b.file = nil
+	}
+	b.fr, b.fw = 0, 0
+	b.ready.Broadcast()
+}
+
+var _ io.Reader = (*body)(nil)
