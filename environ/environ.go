@@ -44,7 +44,7 @@ func (e Environ) Clone() Environ {
 // List returns e as an exec environment: "NAME=value" entries sorted by
 // name. Entries that a POSIX environment cannot hold are left out: an empty
 // name, a name containing '=' or NUL, or a value containing NUL (FastCGI
-// FSP-20: no truncated or injected variable).
+// §6.1: no truncated or injected variable).
 func (e Environ) List() []string {
 	out := make([]string, 0, len(e))
 	for _, k := range slices.Sorted(maps.Keys(e)) {
@@ -59,4 +59,51 @@ func (e Environ) List() []string {
 // environment without truncation or injection.
 func Representable(name, value string) bool {
 	return name != "" && !strings.ContainsAny(name, "=\x00") && !strings.ContainsRune(value, 0)
+}
+
+// DropCaseDuplicates removes the names of e that equal another of its names
+// but for ASCII case, and returns them sorted. RFC 3875 §4.1 makes
+// meta-variable names case-insensitive, so HTTP_X and http_x are one
+// variable, and a program must not see two. Of each such set the name
+// first in byte order is kept: the upper-case one, when there is one.
+func (e Environ) DropCaseDuplicates() (dropped []string) {
+	lower := false
+	for k := range e {
+		lower = lower || hasLowerASCII(k)
+	}
+	if !lower {
+		return nil // the usual case: every name is upper case
+	}
+	kept := make(map[string]bool, len(e)) // names kept, upper-cased
+	for _, k := range slices.Sorted(maps.Keys(e)) {
+		u := upperASCII(k)
+		if kept[u] {
+			dropped = append(dropped, k)
+			delete(e, k)
+			continue
+		}
+		kept[u] = true
+	}
+	return dropped
+}
+
+// upperASCII upper-cases the ASCII letters of s and keeps every other byte
+// (strings.ToUpper would replace bytes that are not UTF-8).
+func upperASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+func hasLowerASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'a' <= s[i] && s[i] <= 'z' {
+			return true
+		}
+	}
+	return false
 }

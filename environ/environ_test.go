@@ -66,3 +66,27 @@ func TestRepresentable(t *testing.T) {
 		}
 	}
 }
+func TestDropCaseDuplicates(t *testing.T) {
+	tests := []struct {
+		name        string
+		in          Environ
+		want        Environ
+		wantDropped []string
+	}{
+		{"all upper case", Environ{"HTTP_X": "1", "PATH_INFO": "/"}, Environ{"HTTP_X": "1", "PATH_INFO": "/"}, nil},
+		{"lower-case name alone", Environ{"foo": "1", "HTTP_X": "2"}, Environ{"foo": "1", "HTTP_X": "2"}, nil},
+		{"upper case kept", Environ{"http_x": "evil", "HTTP_X": "good"}, Environ{"HTTP_X": "good"}, []string{"http_x"}},
+		{"three spellings", Environ{"Http_X": "a", "http_x": "b", "HTTP_X": "c"}, Environ{"HTTP_X": "c"}, []string{"Http_X", "http_x"}},
+		{"no upper-case spelling", Environ{"http_x": "a", "Http_x": "b"}, Environ{"Http_x": "b"}, []string{"http_x"}},
+		{"non-ASCII bytes kept apart", Environ{"X_\xe4": "a", "x_\xc4": "b"}, Environ{"X_\xe4": "a", "x_\xc4": "b"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := tt.in.Clone()
+			dropped := e.DropCaseDuplicates()
+			if !slices.Equal(dropped, tt.wantDropped) || !maps.Equal(e, tt.want) {
+				t.Errorf("DropCaseDuplicates(%v) = %v, leaving %v; want %v, leaving %v", tt.in, dropped, e, tt.wantDropped, tt.want)
+			}
+		})
+	}
+}

@@ -176,3 +176,12 @@ func ExampleEnviron_Add() {
 	// HTTP_COOKIE=a=1; b=2
 	// SCRIPT_NAME=/app
 }
+
+func ExampleEnviron_DropCaseDuplicates() {
+	e := environ.Environ{"HTTP_X": "1", "http_x": "2", "Http_X": "3", "PATH_INFO": "/"}
+	fmt.Println(e.DropCaseDuplicates())
+	fmt.Println(e.List())
+	// Output:
+	// [Http_X http_x]
+	// [HTTP_X=1 PATH_INFO=/]
+}

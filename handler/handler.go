@@ -215,6 +215,9 @@ func (h *Handler) Serve(ctx context.Context, req *Request, w ResponseWriter) (re
 	}
 	s := &serve{h: h, w: w, log: h.log.With("request_id", id), id: id, stderr: req.Stderr}
 	s.env = h.buildEnv(req.Env)
+	if dropped := s.env.DropCaseDuplicates(); dropped != nil {
+		s.log.Warn("variables whose names differ only in case from others dropped", "dropped", dropped)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			s.fail(fmt.Errorf("handler: panic: %v\n%s", p, debug.Stack()))

@@ -436,6 +436,25 @@ func TestEnviron(t *testing.T) {
 	}
 }
 
+// TestCaseDuplicates: names that differ only in case are one variable
+// (RFC 3875 §4.1): the program sees one of them, and the log says so.
+func TestCaseDuplicates(t *testing.T) {
+	app := &recorder{outputs: []string{"Content-Type: text/plain\r\n\r\n"}}
+	_, _, logs := run(t, handler.Config{App: app}, request("HTTP_X", "good", "http_x", "evil", "path", "/evil"))
+	env := app.calls[0].Env
+	if env["HTTP_X"] != "good" || env["PATH"] != os.Getenv("PATH") {
+		t.Errorf("HTTP_X = %q, PATH = %q; want the upper-case spellings kept", env["HTTP_X"], env["PATH"])
+	}
+	for _, k := range []string{"http_x", "path"} {
+		if v, ok := env[k]; ok {
+			t.Errorf("%s = %q reached the program beside its upper-case spelling", k, v)
+		}
+	}
+	if !strings.Contains(logs, "differ only in case") || !strings.Contains(logs, "http_x") {
+		t.Errorf("log does not name the dropped variables:\n%s", logs)
+	}
+}
+
 // TestScriptRoot: --root maps the URL path onto executable files inside the
 // root, and nothing outside it.
 func TestScriptRoot(t *testing.T) {
