@@ -14,7 +14,7 @@ import (
 	"gatewayd/handler"
 )
 
-// The record vectors of protocols.md §1.1.
+// Records byte for byte, one of each kind gatewayd reads or writes (FastCGI §3.3, §5).
 var recordVectors = []struct {
 	name    string
 	hex     string
@@ -94,11 +94,11 @@ func TestReadRecordErrors(t *testing.T) {
 		t.Errorf("readRecord(empty) = %v, want io.EOF", err)
 	}
 	if _, _, err := readRecord(bytes.NewReader(unhex("02 01 00 01 00 08 00 00")), buf); !errors.Is(err, errVersion) {
-		t.Errorf("readRecord(version 2) = %v, want errVersion (FSP-23)", err)
+		t.Errorf("readRecord(version 2) = %v, want errVersion (FastCGI §8)", err)
 	}
 }
 
-// The name-value vectors of protocols.md §1.1 and FSP-21.
+// Name-value pairs with 1- and 4-byte lengths (FastCGI §3.4).
 func TestNameValue(t *testing.T) {
 	tests := []struct {
 		name, value string

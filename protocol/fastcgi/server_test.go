@@ -276,8 +276,8 @@ func gone(pid int) bool {
 	return !alive(pid)
 }
 
-// FSP-01: padding is skipped, never taken as data.
-func TestFSP01Padding(t *testing.T) {
+// FastCGI §3.3: padding is skipped, never taken as data.
+func TestPadding(t *testing.T) {
 	addr, _ := serve(t, handler.Config{App: echo{keys: []string{"X"}}}, Config{})
 	for _, pad := range []int{1, 2, 3, 4, 5, 6, 7, 255} {
 		t.Run(strconv.Itoa(pad), func(t *testing.T) {
@@ -299,8 +299,8 @@ func TestFSP01Padding(t *testing.T) {
 	}
 }
 
-// FSP-02: a stream's value does not depend on how it is split.
-func TestFSP02Splitting(t *testing.T) {
+// FastCGI §3.3: a stream's value does not depend on how it is split.
+func TestSplitting(t *testing.T) {
 	addr, _ := serve(t, handler.Config{App: echo{keys: []string{"SERVER_ADDR", "SERVER_PORT", "REQUEST_METHOD"}}}, Config{})
 	var nv []byte
 	for _, kv := range [][2]string{{"REQUEST_METHOD", "GET"}, {"SERVER_ADDR", "199.170.183.42"}, {"SERVER_PORT", "80"}} {
@@ -336,9 +336,9 @@ func TestFSP02Splitting(t *testing.T) {
 	}
 }
 
-// FSP-03 and FSP-04: GET_VALUES with a request id is an application record
+// FastCGI §3.3: GET_VALUES with a request id is an application record
 // and is ignored; so are records of inactive requests; id 1 can be reused.
-func TestFSP03And04InactiveIDs(t *testing.T) {
+func TestInactiveIDs(t *testing.T) {
 	addr, _ := serve(t, handler.Config{App: output("Content-Type: text/plain\r\n\r\nok")}, Config{})
 	c := dial(t, addr)
 	getValues := appendRecord(nil, typeGetValues, 1, appendNameValue(nil, "FCGI_MAX_CONNS", ""))
@@ -353,10 +353,10 @@ func TestFSP03And04InactiveIDs(t *testing.T) {
 	}
 }
 
-// FSP-05: GET_VALUES gets one record with only the names asked for.
-func TestFSP05GetValues(t *testing.T) {
+// FastCGI §4.1: GET_VALUES gets one record with only the names asked for.
+func TestGetValues(t *testing.T) {
 	addr, _ := serve(t, handler.Config{App: output("")}, Config{MaxConns: 7, MaxReqs: 12})
-	ask := unhex("01 09 00 00 00 30 00 00") // the vector of protocols.md §1.1
+	ask := unhex("01 09 00 00 00 30 00 00") // asks for the three variables (FastCGI §4.1)
 	ask = append(ask, "\x0e\x00FCGI_MAX_CONNS\x0d\x00FCGI_MAX_REQS\x0f\x00FCGI_MPXS_CONNS"...)
 	var nv []byte
 	nv = appendNameValue(nv, "FCGI_MAX_CONNS", "7")
@@ -389,9 +389,9 @@ func TestFSP05GetValues(t *testing.T) {
 	}
 }
 
-// FSP-06: an unknown management record gets UNKNOWN_TYPE, and the request
+// FastCGI §4.2: an unknown management record gets UNKNOWN_TYPE, and the request
 // in progress still completes.
-func TestFSP06UnknownType(t *testing.T) {
+func TestUnknownType(t *testing.T) {
 	addr, _ := serve(t, handler.Config{App: output("Content-Type: text/plain\r\n\r\nok")}, Config{})
 	c := dial(t, addr)
 	c.send(begin(1, roleResponder, 0), params(1, "REQUEST_METHOD", "GET"), unhex("01 0c 00 00 00 00 00 00"))
@@ -406,26 +406,26 @@ func TestFSP06UnknownType(t *testing.T) {
 	}
 }
 
-// FSP-07 and FSP-08: KEEP_CONN decides who closes.
-func TestFSP07And08KeepConn(t *testing.T) {
+// FastCGI §5.1: KEEP_CONN decides who closes.
+func TestKeepConn(t *testing.T) {
 	addr, _ := serve(t, handler.Config{App: output("Content-Type: text/plain\r\n\r\nok")}, Config{})
 	c := dial(t, addr)
 	c.send(get(1, 0))
 	c.response(1)
 	if !c.eof() {
-		t.Errorf("FSP-07: connection still open after END_REQUEST without KEEP_CONN")
+		t.Errorf("connection still open after END_REQUEST without KEEP_CONN")
 	}
 	c = dial(t, addr)
 	for i := range 3 {
 		c.send(get(1, flagKeepConn))
 		if r := c.response(1); !bytes.HasSuffix(r.stdout, []byte("ok")) {
-			t.Fatalf("FSP-08: request %d on a kept connection: %q", i, r.stdout)
+			t.Fatalf("request %d on a kept connection: %q", i, r.stdout)
 		}
 	}
 }
 
-// FSP-09: the body arrives on STDIN and the program reads exactly it.
-func TestFSP09Body(t *testing.T) {
+// FastCGI §6.2: the body arrives on STDIN and the program reads exactly it.
+func TestBody(t *testing.T) {
 	r := runner(t, subprocess.Config{})
 	prog := script(t, `printf 'Content-Type: text/plain\r\n\r\n'; echo "CL=$CONTENT_LENGTH"; cat`)
 	addr, _ := serve(t, handler.Config{App: r, Program: prog}, Config{})
@@ -437,8 +437,8 @@ func TestFSP09Body(t *testing.T) {
 	}
 }
 
-// FSP-10: ABORT_REQUEST ends the request at once and stops its program.
-func TestFSP10Abort(t *testing.T) {
+// FastCGI §5.4: ABORT_REQUEST ends the request at once and stops its program.
+func TestAbort(t *testing.T) {
 	pidfile := filepath.Join(t.TempDir(), "pid")
 	r := runner(t, subprocess.Config{KillGrace: 500 * time.Millisecond})
 	prog := script(t, `echo $$ > "`+pidfile+`"; exec sleep 30`)
@@ -456,8 +456,8 @@ func TestFSP10Abort(t *testing.T) {
 	}
 }
 
-// FSP-11: appStatus is the program's exit status.
-func TestFSP11AppStatus(t *testing.T) {
+// FastCGI §5.5: appStatus is the program's exit status.
+func TestAppStatus(t *testing.T) {
 	r := runner(t, subprocess.Config{})
 	prog := script(t, `printf 'Content-Type: text/plain\r\n\r\nbye'; exit 3`)
 	addr, _ := serve(t, handler.Config{App: r, Program: prog}, Config{})
@@ -468,8 +468,8 @@ func TestFSP11AppStatus(t *testing.T) {
 	}
 }
 
-// FSP-12: an unknown role gets UNKNOWN_ROLE and no STDOUT.
-func TestFSP12UnknownRole(t *testing.T) {
+// FastCGI §5.5: an unknown role gets UNKNOWN_ROLE and no STDOUT.
+func TestUnknownRole(t *testing.T) {
 	addr, _ := serve(t, handler.Config{App: output("Content-Type: text/plain\r\n\r\nok")}, Config{})
 	c := dial(t, addr)
 	c.send(unhex("01 01 00 01 00 08 00 00 00 09 00 00 00 00 00 00"))
@@ -483,8 +483,8 @@ func TestFSP12UnknownRole(t *testing.T) {
 	}
 }
 
-// FSP-14: past FCGI_MAX_REQS a request gets OVERLOADED at once.
-func TestFSP14Overloaded(t *testing.T) {
+// FastCGI §5.5: past FCGI_MAX_REQS a request gets OVERLOADED at once.
+func TestOverloaded(t *testing.T) {
 	pidfile := filepath.Join(t.TempDir(), "pid")
 	r := runner(t, subprocess.Config{MaxChildren: 1, KillGrace: 100 * time.Millisecond})
 	prog := script(t, `echo $$ > "`+pidfile+`"; exec sleep 30`)
@@ -501,9 +501,9 @@ func TestFSP14Overloaded(t *testing.T) {
 	}
 }
 
-// FSP-15: STDOUT always ends with an empty record; STDERR records, when
+// FastCGI §6.1: STDOUT always ends with an empty record; STDERR records, when
 // asked for, carry the program's stderr and end before END_REQUEST.
-func TestFSP15Streams(t *testing.T) {
+func TestStreams(t *testing.T) {
 	r := runner(t, subprocess.Config{})
 	prog := script(t, `printf 'Hello, stderr!\n' >&2; printf 'Content-Type: text/plain\r\n\r\n'`)
 	addr, _ := serve(t, handler.Config{App: r, Program: prog}, Config{StderrRecords: true})
@@ -527,8 +527,8 @@ func TestFSP15Streams(t *testing.T) {
 	}
 }
 
-// FSP-16: NPH output becomes CGI headers; no HTTP status line reaches nginx.
-func TestFSP16NPH(t *testing.T) {
+// FastCGI §6.1: NPH output becomes CGI headers; no HTTP status line reaches nginx.
+func TestNPH(t *testing.T) {
 	r := runner(t, subprocess.Config{})
 	dir := t.TempDir()
 	prog := filepath.Join(dir, "nph-probe.cgi")
@@ -541,8 +541,8 @@ func TestFSP16NPH(t *testing.T) {
 	}
 }
 
-// FSP-17: a body shorter than CONTENT_LENGTH ends in EOF, not a hang.
-func TestFSP17ShortBody(t *testing.T) {
+// FastCGI §6.2: a body shorter than CONTENT_LENGTH ends in EOF, not a hang.
+func TestShortBody(t *testing.T) {
 	r := runner(t, subprocess.Config{})
 	prog := script(t, `printf 'Content-Type: text/plain\r\n\r\n'; wc -c`)
 	addr, _ := serve(t, handler.Config{App: r, Program: prog}, Config{})
@@ -553,8 +553,8 @@ func TestFSP17ShortBody(t *testing.T) {
 	}
 }
 
-// FSP-18: an authorizer's response is relayed; on 200 its body is dropped.
-func TestFSP18Authorizer(t *testing.T) {
+// FastCGI §6.3: an authorizer's response is relayed; on 200 its body is dropped.
+func TestAuthorizer(t *testing.T) {
 	tests := []struct{ out, want string }{
 		{"Status: 200 OK\r\nVariable-X-LIGHTTPD-FCGI-AUTH: LighttpdTestContent\r\n\r\nignored body",
 			"Status: 200 OK\r\nVariable-X-LIGHTTPD-FCGI-AUTH: LighttpdTestContent\r\n\r\n"},
@@ -587,8 +587,8 @@ func (f appFunc) Start(_ context.Context, c *handler.Call) (handler.Run, error) 
 	return &fixed{Reader: strings.NewReader(f(c))}, nil
 }
 
-// FSP-19: a filter reads its body, then the FCGI_DATA stream.
-func TestFSP19Filter(t *testing.T) {
+// FastCGI §6.4: a filter reads its body, then the FCGI_DATA stream.
+func TestFilter(t *testing.T) {
 	addr, _ := serve(t, handler.Config{App: echo{keys: []string{"CONTENT_LENGTH", "FCGI_DATA_LENGTH", "FCGI_ROLE"}}}, Config{})
 	c := dial(t, addr)
 	c.send(begin(1, roleFilter, 0),
@@ -600,9 +600,9 @@ func TestFSP19Filter(t *testing.T) {
 	}
 }
 
-// FSP-20 and FSP-21: a value with NUL never reaches the environment; long
+// FastCGI §6.1 and §3.4: a value with NUL never reaches the environment; long
 // names and values (1- and 4-byte lengths) arrive intact.
-func TestFSP20And21Params(t *testing.T) {
+func TestParams(t *testing.T) {
 	r := runner(t, subprocess.Config{})
 	prog := script(t, `printf 'Content-Type: text/plain\r\n\r\n'; env`)
 	addr, _ := serve(t, handler.Config{App: r, Program: prog}, Config{})
@@ -613,16 +613,16 @@ func TestFSP20And21Params(t *testing.T) {
 		stdin(1, ""))
 	env := string(c.response(1).stdout)
 	if strings.Contains(env, "X_NUL") {
-		t.Errorf("FSP-20: a value with NUL reached the program")
+		t.Errorf("a value with NUL reached the program")
 	}
 	if !strings.Contains(env, "\n"+long+"=1\n") || !strings.Contains(env, "\nHTTP_X_BIG="+big+"\n") {
-		t.Errorf("FSP-21: the 300-byte name or the 70000-byte value did not arrive intact")
+		t.Errorf("the 300-byte name or the 70000-byte value did not arrive intact")
 	}
 }
 
-// FSP-22: the web server closing mid-STDOUT stops the program, and the
+// FastCGI §3.5: the web server closing mid-STDOUT stops the program, and the
 // daemon keeps serving.
-func TestFSP22ClosedMidResponse(t *testing.T) {
+func TestClosedMidResponse(t *testing.T) {
 	pidfile := filepath.Join(t.TempDir(), "pid")
 	r := runner(t, subprocess.Config{KillGrace: 500 * time.Millisecond})
 	prog := script(t, `echo $$ > "`+pidfile+`"; printf 'Content-Type: text/plain\r\n\r\n'; exec yes`)
@@ -643,8 +643,8 @@ func TestFSP22ClosedMidResponse(t *testing.T) {
 	}
 }
 
-// FSP-23: a version other than 1 closes the connection.
-func TestFSP23Version(t *testing.T) {
+// FastCGI §8: a version other than 1 closes the connection.
+func TestVersion(t *testing.T) {
 	addr, logs := serve(t, handler.Config{App: output("")}, Config{})
 	c := dial(t, addr)
 	c.send(unhex("02 01 00 01 00 08 00 00 00 01 00 00 00 00 00 00"))
@@ -656,8 +656,8 @@ func TestFSP23Version(t *testing.T) {
 	}
 }
 
-// FSP-24: the specification's simple GET flow, byte for byte.
-func TestFSP24SimpleFlow(t *testing.T) {
+// FastCGI appendix B.1: the specification's simple GET flow, byte for byte.
+func TestSimpleFlow(t *testing.T) {
 	addr, _ := serve(t, handler.Config{App: output("Content-type: text/html\r\n\r\n<html>\n<head> ... ")}, Config{})
 	c := dial(t, addr)
 	c.send(begin(1, roleResponder, 0), params(1, "SERVER_PORT", "80", "SERVER_ADDR", "199.170.183.42", "REQUEST_METHOD", "GET"),
@@ -673,8 +673,8 @@ func TestFSP24SimpleFlow(t *testing.T) {
 	}
 }
 
-// FSP-25: the error flow: stdout, stderr, both closed, appStatus 938.
-func TestFSP25ErrorFlow(t *testing.T) {
+// FastCGI appendix B.3: the error flow: stdout, stderr, both closed, appStatus 938.
+func TestErrorFlow(t *testing.T) {
 	addr, _ := serve(t, handler.Config{App: echo{code: 938, stderr: "config error: missing SI_UID\n"}},
 		Config{StderrRecords: true})
 	c := dial(t, addr)
@@ -685,8 +685,8 @@ func TestFSP25ErrorFlow(t *testing.T) {
 	}
 }
 
-// FSP-26: two requests on one connection, the second finishing first.
-func TestFSP26Multiplexed(t *testing.T) {
+// FastCGI appendix B.4: two requests on one connection, the second finishing first.
+func TestMultiplexed(t *testing.T) {
 	release := make(chan struct{})
 	app := appFunc(func(c *handler.Call) string {
 		if c.Env["WHICH"] == "slow" {
