@@ -30,6 +30,19 @@
 //   - REQUEST_URI (the raw request target), REQUEST_SCHEME, SERVER_ADDR and
 //     REMOTE_PORT are added, as nginx and Apache add them.
 //
+// The framing of each request is checked before net/http reads it (RFC
+// 9112 §6.1, §6.3): a request with both Content-Length and
+// Transfer-Encoding, with Transfer-Encoding in HTTP/1.0, with a
+// Transfer-Encoding or Content-Length field folded over lines, or with
+// Content-Length repeated (as nginx refuses it) gets 400, its connection is
+// closed and no program runs; nothing after it on the connection is read
+// as a request. net/http alone would pick one reading — the chunked one,
+// the single value, the Content-Length — and keep the connection, so a
+// request a proxy in front took for body would run (request smuggling). A
+// malformed Content-Length is net/http's 400, a transfer coding other than
+// chunked its 501. A chunked request is served and then ends its
+// connection: the check does not follow chunks to the next request.
+//
 // Kept from wsgiref: PATH_INFO is the percent-decoded path, byte for byte
 // ("%2F" decodes to "/", "+" stays), with a run of leading slashes collapsed
 // to one (gh-87389); QUERY_STRING is the raw query, "" when there is none;
@@ -71,7 +84,9 @@ type Config struct {
 	// PassAuthorization passes Authorization and Proxy-Authorization to
 	// programs as HTTP_AUTHORIZATION and HTTP_PROXY_AUTHORIZATION.
 	PassAuthorization bool
-	// Logger receives the server's own errors. Default: no logging.
+	// Logger receives the server's own events: a request refused for its
+	// framing (one line with the reason) and net/http's errors. Default:
+	// no logging.
 	Logger hclog.Logger
 }
 
@@ -106,20 +121,60 @@ func New(cfg Config) *Server {
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          cfg.Logger.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+		// Every request, OPTIONS * too, goes through ServeHTTP's framing
+		// check, so that each Request meets its header block.
+		DisableGeneralOptionsHandler: true,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if fc, ok := c.(*framingConn); ok {
+				ctx = context.WithValue(ctx, framingKey{}, fc)
+			}
+			return ctx
+		},
 	}
 	return s
 }
 
+// framingKey is the context key of a request's *framingConn.
+type framingKey struct{}
+
 // Serve accepts connections on l until Shutdown. It returns
 // nethttp.ErrServerClosed after Shutdown.
-func (s *Server) Serve(l net.Listener) error { return s.srv.Serve(l) }
+func (s *Server) Serve(l net.Listener) error {
+	// net/http reads at most MaxHeaderBytes+4096 bytes for a header, and
+	// may have up to 4096 more in its buffer.
+	return s.srv.Serve(framingListener{Listener: l, maxBlock: s.cfg.MaxHeaderBytes + 8<<10})
+}
 
 // Shutdown stops accepting connections and waits for in-flight requests to
 // finish, or for ctx to end, whose error it then returns.
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
 
-// ServeHTTP runs one request through the pipeline.
+// ServeHTTP runs one request through the pipeline. On a connection that
+// Serve accepted, a request whose framing is ambiguous is refused first
+// (see the package comment); a Server used as a handler of another
+// nethttp.Server has only net/http's own checks.
 func (s *Server) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
+	if fc, ok := r.Context().Value(framingKey{}).(*framingConn); ok {
+		f, err := fc.claim(r)
+		if err != nil {
+			s.cfg.Logger.Warn("request refused", "remote", r.RemoteAddr, "method", r.Method,
+				"uri", r.RequestURI, "reason", err.Error())
+			w.Header().Set("Connection", "close")
+			nethttp.Error(w, "400 Bad Request", nethttp.StatusBadRequest)
+			return
+		}
+		if f.last {
+			w.Header().Set("Connection", "close")
+		}
+	}
+	if r.Method == "OPTIONS" && r.RequestURI == "*" {
+		// What net/http answers when its own OPTIONS handler is enabled.
+		w.Header().Set("Content-Length", "0")
+		if r.ContentLength != 0 {
+			io.Copy(io.Discard, nethttp.MaxBytesReader(w, r.Body, 4<<10))
+		}
+		return
+	}
 	body := &trackedBody{r: r.Body}
 	req := &handler.Request{
 		Env: s.environ(r),
