@@ -29,8 +29,9 @@ var scgiScripts = map[string]string{
 	"hello.sh": `printf 'Content-Type: text/plain\r\n\r\n'
 echo "hello $REQUEST_METHOD $SCRIPT_NAME $PATH_INFO $QUERY_STRING"
 `,
+	// CONTENT_LENGTH is unset without a body (RFC 3875 §4.1.2).
 	"sum.sh": `printf 'Content-Type: text/plain\r\n\r\n'
-echo "$CONTENT_LENGTH $(head -c "${CONTENT_LENGTH:-0}" | sha256sum | cut -d' ' -f1)"
+echo "${CONTENT_LENGTH-unset} $(head -c "${CONTENT_LENGTH:-0}" | sha256sum | cut -d' ' -f1)"
 `,
 	// RFC 3875 §6.2.2: gatewayd follows it itself.
 	"local.sh": `printf 'Location: /hello.sh/redirected?from=local\r\n\r\n'
@@ -132,6 +133,69 @@ func TestNginxSCGI(t *testing.T) {
 	}
 }
 
+// TestNginxSCGIEnvironment: what nginx really sends over SCGI reaches the
+// program: its own scgi_param variables; a header field on several lines,
+// which nginx 1.22 sends as one HTTP_* parameter per line and gatewayd
+// joins (while it refuses any other name sent twice); CONTENT_LENGTH only
+// with a body, though nginx sends CONTENT_LENGTH 0 for every request
+// without one.
+func TestNginxSCGIEnvironment(t *testing.T) {
+	s := startSCGI(t, false)
+	conf := configSnippet(t, s.dir, "nginx/scgi.conf", "unix:/run/gatewayd/scgi.sock", s.addr(),
+		"include /etc/nginx/scgi_params;", "include /etc/nginx/scgi_params;\n\tscgi_param FOO bar;")
+	port, _ := startNginx(t, "", "include "+conf+";")
+	web := fmt.Sprintf("127.0.0.1:%d", port)
+	tests := []struct {
+		name, request string
+		want, not     []string
+	}{
+		{"repeated header fields",
+			"GET /env.sh HTTP/1.1\r\nHost: localhost\r\nX-Foo: a\r\nX-Other: o\r\nX-Foo: b\r\n" +
+				"Cookie: c=1\r\nCookie: d=2\r\nConnection: close\r\n\r\n",
+			[]string{"FOO=bar", "HTTP_X_FOO=a, b", "HTTP_X_OTHER=o", "HTTP_COOKIE=c=1; d=2", "SCGI=1"},
+			[]string{"CONTENT_LENGTH="}},
+		{"POST with a body",
+			"POST /env.sh HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+			[]string{"FOO=bar", "CONTENT_LENGTH=5"}, []string{"HTTP_CONTENT_LENGTH="}},
+		{"POST with an empty body",
+			"POST /env.sh HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+			[]string{"FOO=bar"}, []string{"CONTENT_LENGTH="}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", web)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, tt.request)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			env := "\n" + string(b)
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s = %d %q, want 200", tt.name, resp.StatusCode, b)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(env, "\n"+w+"\n") {
+					t.Errorf("environment lacks %q:\n%s", w, b)
+				}
+			}
+			for _, n := range tt.not {
+				if strings.Contains(env, "\n"+n) {
+					t.Errorf("environment holds %q:\n%s", n, b)
+				}
+			}
+		})
+	}
+	if strings.Contains(s.gw.output(), "request refused") {
+		t.Errorf("gatewayd refused requests of nginx:\n%s", s.gw.output())
+	}
+}
+
 // TestLighttpdSCGI: lighttpd's mod_scgi with configs/lighttpd/scgi.conf.
 func TestLighttpdSCGI(t *testing.T) {
 	s := startSCGI(t, true)
@@ -203,7 +267,11 @@ func testWebServer(t *testing.T, s *scgiSetup, web string, ws webServer) {
 			if size == 0 {
 				req.Body = http.NoBody
 			}
-			if got, want := do(t, req), fmt.Sprintf("%d %x\n", size, sum.Sum(nil)); got != want {
+			length := fmt.Sprint(size)
+			if size == 0 {
+				length = "unset"
+			}
+			if got, want := do(t, req), fmt.Sprintf("%s %x\n", length, sum.Sum(nil)); got != want {
 				t.Errorf("POST %d bytes: program saw %q, want %q", size, got, want)
 			}
 		})

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -38,6 +39,9 @@ func kind(err error) string {
 	if _, ok := errors.AsType[*scgi.TooLargeError](err); ok {
 		return "too large"
 	}
+	if _, ok := errors.AsType[*scgi.DuplicateNameError](err); ok {
+		return "duplicate name"
+	}
 	for _, e := range protocolErrors {
 		if errors.Is(err, e) {
 			return e.Error()
@@ -48,8 +52,8 @@ func kind(err error) string {
 
 // FuzzReadHeader checks the codec on any input: it never panics, every
 // error is one of its kinds, the result does not depend on how the input
-// is split (SCG-14), and an accepted header keeps the protocol's rules and
-// survives AppendHeader.
+// is split (SCG-14), and an accepted header keeps the protocol's rules —
+// no name but an HTTP_* one twice (SCG-06) — and survives AppendHeader.
 func FuzzReadHeader(f *testing.F) {
 	for _, tt := range scgCases {
 		f.Add([]byte(tt.in))
@@ -78,10 +82,15 @@ func FuzzReadHeader(f *testing.F) {
 		}
 		scgiSeen := false
 		var rest []scgi.Param
+		seen := map[string]bool{}
 		for _, p := range h.Params {
 			if p.Name == "" || bytes.IndexByte([]byte(p.Name+p.Value), 0) >= 0 {
 				t.Fatalf("param %q accepted", p)
 			}
+			if seen[p.Name] && !strings.HasPrefix(p.Name, "HTTP_") {
+				t.Fatalf("%q accepted twice in %q", p.Name, h.Params)
+			}
+			seen[p.Name] = true
 			switch p.Name {
 			case "SCGI":
 				scgiSeen = scgiSeen || p.Value == "1"
@@ -125,6 +134,7 @@ func FuzzServer(f *testing.F) {
 	}
 	f.Add([]byte(request("hello", "REQUEST_URI", "/x")))
 	f.Add([]byte(request("", "REQUEST_URI", "/x", "CONTENT_LENGTH", "999")))
+	f.Add([]byte(request("", "HTTP_COOKIE", "a=1", "REQUEST_URI", "/x", "HTTP_COOKIE", "b=2")))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h, err := handler.New(handler.Config{App: digestApp, Logger: hclog.NewNullLogger()})
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // The wire format of an SCGI request (SCGI protocol.txt §2, Neil
@@ -19,8 +20,10 @@ import (
 //	name     = notnull+
 //	value    = notnull*
 //
-// An "SCGI" header with the value "1" is required. The body is exactly
-// CONTENT_LENGTH bytes.
+// An "SCGI" header with the value "1" is required, and no name may occur
+// twice ("Duplicate names are not allowed in the headers"), except for the
+// HTTP_* names of request header fields (see ReadHeader). The body is
+// exactly CONTENT_LENGTH bytes.
 
 // DefaultMaxHeaderBytes is the default bound of a header block, the content
 // of the netstring: 64 KiB, about what lighttpd allows (SCG-12).
@@ -54,8 +57,7 @@ var (
 	// is none (SCG-02, SCG-03, SCG-15).
 	ErrNoContentLength = errors.New("scgi: first header is not CONTENT_LENGTH")
 	// ErrContentLength: CONTENT_LENGTH is not a non-empty run of ASCII
-	// digits that fits in 63 bits (SCG-04), or it is repeated with another
-	// value.
+	// digits that fits in 63 bits (SCG-04).
 	ErrContentLength = errors.New("scgi: bad CONTENT_LENGTH")
 	// ErrNoSCGI: there is no SCGI header (SCG-05).
 	ErrNoSCGI = errors.New("scgi: no SCGI header")
@@ -77,6 +79,17 @@ func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("scgi: header block of %d bytes over the limit of %d", e.Size, e.Max)
 }
 
+// DuplicateNameError is the error for a header that holds a name other
+// than HTTP_* twice (SCG-06): scgi: duplicate header name "REQUEST_METHOD".
+type DuplicateNameError struct {
+	// Name is the name sent twice.
+	Name string
+}
+
+func (e *DuplicateNameError) Error() string {
+	return fmt.Sprintf("scgi: duplicate header name %.60q", e.Name)
+}
+
 // Param is one name/value pair of a header block. Both are raw bytes.
 type Param struct {
 	Name, Value string
@@ -85,7 +98,7 @@ type Param struct {
 // Header is a decoded SCGI request header.
 type Header struct {
 	// Params are the pairs in the order they were sent, CONTENT_LENGTH and
-	// SCGI included. A name may occur more than once.
+	// SCGI included. Only an HTTP_* name may occur more than once.
 	Params []Param
 	// ContentLength is the value of CONTENT_LENGTH: the body is exactly
 	// this many bytes.
@@ -97,11 +110,20 @@ type Header struct {
 // be at most max bytes (DefaultMaxHeaderBytes when max <= 0); a longer one
 // is refused with a *TooLargeError before any of it is read.
 //
+// Names must be unique (SCG-06), with one exception: an HTTP_* name may
+// repeat, as nginx before 1.23 sends a request header field that occurs
+// on several lines as one parameter per line (nginx 1.22.1 sends two
+// X-Foo lines as HTTP_X_FOO twice, two Cookie lines as HTTP_COOKIE
+// twice). Any other name sent twice, CONTENT_LENGTH and SCGI included, is
+// refused with a *DuplicateNameError (but a second SCGI whose value is
+// not 1 with ErrSCGIVersion).
+//
 // On success r is positioned at the first byte of the body. Errors: io.EOF
 // when r ends before the first byte; an error wrapping
 // io.ErrUnexpectedEOF when it ends inside the header; an error wrapping
-// one of the Err variables of this package or a *TooLargeError when the
-// bytes break the protocol; else the error of r.
+// one of the Err variables of this package, a *TooLargeError or a
+// *DuplicateNameError when the bytes break the protocol; else the error
+// of r.
 func ReadHeader(r *bufio.Reader, max int) (Header, error) {
 	if max <= 0 {
 		max = DefaultMaxHeaderBytes
@@ -190,24 +212,31 @@ func parseHeader(block []byte) (Header, error) {
 	}
 	h.ContentLength = n
 	scgi := false
-	for _, p := range h.Params[1:] {
-		switch p.Name {
-		case nameContentLength:
-			if p.Value != cl {
-				return Header{}, fmt.Errorf("%w: %q and then %.40q", ErrContentLength, cl, p.Value)
-			}
-		case nameSCGI:
+	seen := make(map[string]struct{}, len(h.Params))
+	for _, p := range h.Params {
+		if p.Name == nameSCGI {
 			if p.Value != "1" {
 				return Header{}, fmt.Errorf("%w: %.40q", ErrSCGIVersion, p.Value)
 			}
 			scgi = true
 		}
+		if repeatable(p.Name) {
+			continue
+		}
+		if _, dup := seen[p.Name]; dup {
+			return Header{}, &DuplicateNameError{Name: p.Name}
+		}
+		seen[p.Name] = struct{}{}
 	}
 	if !scgi {
 		return Header{}, ErrNoSCGI
 	}
 	return h, nil
 }
+
+// repeatable reports whether name may occur more than once in a header:
+// the HTTP_* names of request header fields (see ReadHeader).
+func repeatable(name string) bool { return strings.HasPrefix(name, "HTTP_") }
 
 // cutNUL cuts s at its first NUL; ok is false when there is none.
 func cutNUL(s string) (before, after string, ok bool) {
@@ -235,21 +264,32 @@ func allDigits(s string) bool {
 // contentLength bytes: a netstring holding CONTENT_LENGTH, then SCGI=1,
 // then params in order. A CONTENT_LENGTH or SCGI among params is left out;
 // a name that is empty or holds NUL, or a value that holds NUL, cannot be
-// encoded and is left out too.
+// encoded and is left out too, and so is a name other than HTTP_* after
+// its first occurrence. ReadHeader accepts what AppendHeader writes.
 func AppendHeader(dst []byte, contentLength int64, params []Param) []byte {
 	cl := strconv.FormatInt(contentLength, 10)
 	size := len(nameContentLength) + len(cl) + len(nameSCGI) + len("1") + 4
-	for _, p := range params {
-		if encodable(p) {
-			size += len(p.Name) + len(p.Value) + 2
+	keep := make([]bool, len(params))
+	seen := make(map[string]struct{}, len(params))
+	for i, p := range params {
+		if !encodable(p) {
+			continue
 		}
+		if !repeatable(p.Name) {
+			if _, dup := seen[p.Name]; dup {
+				continue
+			}
+			seen[p.Name] = struct{}{}
+		}
+		keep[i] = true
+		size += len(p.Name) + len(p.Value) + 2
 	}
 	dst = strconv.AppendInt(dst, int64(size), 10)
 	dst = append(dst, ':')
 	dst = appendPair(dst, nameContentLength, cl)
 	dst = appendPair(dst, nameSCGI, "1")
-	for _, p := range params {
-		if encodable(p) {
+	for i, p := range params {
+		if keep[i] {
 			dst = appendPair(dst, p.Name, p.Value)
 		}
 	}

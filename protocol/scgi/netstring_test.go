@@ -37,6 +37,8 @@ type scgCase struct {
 	err  error        // the error wrapped on failure
 	// tooLarge is the Size of the *TooLargeError expected, when not 0.
 	tooLarge uint64
+	// dup is the Name of the *DuplicateNameError expected, when not "".
+	dup string
 }
 
 // scgCases are the codec's vectors: every SCG- row of reference §2.1 that
@@ -64,14 +66,32 @@ var scgCases = []scgCase{
 		in:  "70:CONTENT_LENGTH\x0027\x00SCGI\x002\x00REQUEST_METHOD\x00POST\x00REQUEST_URI\x00/deepthought\x00,What is the answer to life?",
 		err: scgi.ErrSCGIVersion},
 	{id: "SCG-05 SCGI 1 then 2", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00SCGI\x002\x00"), err: scgi.ErrSCGIVersion},
-	// SCG-06: the codec passes repeated names on; the server joins them
-	// (TestDuplicates). CONTENT_LENGTH frames the body: only the same value.
+	// SCG-06: "Duplicate names are not allowed in the headers", but for
+	// HTTP_* names, which nginx 1.22 repeats for a header field on several
+	// lines; the server joins those (TestEnviron).
 	{id: "SCG-06 REQUEST_METHOD twice", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00REQUEST_METHOD\x00GET\x00REQUEST_METHOD\x00POST\x00"),
-		want: []scgi.Param{{"CONTENT_LENGTH", "0"}, {"SCGI", "1"}, {"REQUEST_METHOD", "GET"}, {"REQUEST_METHOD", "POST"}}},
+		dup: "REQUEST_METHOD"},
+	{id: "SCG-06 REQUEST_METHOD twice, same value", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00REQUEST_METHOD\x00GET\x00REQUEST_METHOD\x00GET\x00"),
+		dup: "REQUEST_METHOD"},
+	{id: "SCG-06 a web server variable twice, apart",
+		in:  ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00FOO\x00a\x00REQUEST_URI\x00/\x00FOO\x00b\x00"),
+		dup: "FOO"},
 	{id: "SCG-06 CONTENT_LENGTH twice, same", in: ns("CONTENT_LENGTH\x005\x00SCGI\x001\x00CONTENT_LENGTH\x005\x00"),
-		want: []scgi.Param{{"CONTENT_LENGTH", "5"}, {"SCGI", "1"}, {"CONTENT_LENGTH", "5"}}},
+		dup: "CONTENT_LENGTH"},
 	{id: "SCG-06 CONTENT_LENGTH twice, different", in: ns("CONTENT_LENGTH\x005\x00SCGI\x001\x00CONTENT_LENGTH\x006\x00"),
-		err: scgi.ErrContentLength},
+		dup: "CONTENT_LENGTH"},
+	{id: "SCG-06 CONTENT_LENGTH twice, the second empty (nginx with scgi_param CONTENT_LENGTH $content_length)",
+		in:  ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00CONTENT_LENGTH\x00\x00"),
+		dup: "CONTENT_LENGTH"},
+	{id: "SCG-06 SCGI twice", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00SCGI\x001\x00"), dup: "SCGI"},
+	{id: "SCG-06 names differing in case are two names", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00Foo\x00a\x00FOO\x00b\x00"),
+		want: []scgi.Param{{"CONTENT_LENGTH", "0"}, {"SCGI", "1"}, {"Foo", "a"}, {"FOO", "b"}}},
+	{id: "SCG-06 HTTP_COOKIE twice, as nginx 1.22 sends two Cookie lines",
+		in:   ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00HTTP_COOKIE\x00a=1\x00HTTP_COOKIE\x00b=2\x00"),
+		want: []scgi.Param{{"CONTENT_LENGTH", "0"}, {"SCGI", "1"}, {"HTTP_COOKIE", "a=1"}, {"HTTP_COOKIE", "b=2"}}},
+	{id: "SCG-06 HTTP_X_FOO twice, apart, as nginx 1.22 sends X-Foo, X-Other, X-Foo",
+		in:   ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00HTTP_X_FOO\x00a\x00HTTP_X_OTHER\x00o\x00HTTP_X_FOO\x00b\x00"),
+		want: []scgi.Param{{"CONTENT_LENGTH", "0"}, {"SCGI", "1"}, {"HTTP_X_FOO", "a"}, {"HTTP_X_OTHER", "o"}, {"HTTP_X_FOO", "b"}}},
 	{id: "SCG-07 empty name", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00\x00value\x00"), err: scgi.ErrEmptyName},
 	{id: "SCG-07 empty value", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00QUERY_STRING\x00\x00"),
 		want: []scgi.Param{{"CONTENT_LENGTH", "0"}, {"SCGI", "1"}, {"QUERY_STRING", ""}}},
@@ -100,6 +120,24 @@ var scgCases = []scgCase{
 	{id: "SCG-17 latin-1 value", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00HTTP_X_L1\x00caf\xe9\x00"),
 		want: []scgi.Param{{"CONTENT_LENGTH", "0"}, {"SCGI", "1"}, {"HTTP_X_L1", "caf\xe9"}}},
 	{id: "no input", in: "", err: io.EOF},
+}
+
+// TestReadHeaderDuplicateName: of several repeated names, the first one
+// repeated on the wire is the one reported.
+func TestReadHeaderDuplicateName(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"adjacent", ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00A\x00\x00A\x00\x00"), "A"},
+		{"B repeated before A", ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00A\x00\x00B\x00\x00C\x00\x00B\x00\x00A\x00\x00"), "B"},
+		{"CONTENT_LENGTH last", ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00HTTP_X\x00\x00HTTP_X\x00\x00CONTENT_LENGTH\x000\x00"), "CONTENT_LENGTH"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := scgi.ReadHeader(bufio.NewReader(strings.NewReader(tt.in)), 0)
+			if de, ok := errors.AsType[*scgi.DuplicateNameError](err); !ok || de.Name != tt.want {
+				t.Errorf("ReadHeader(%q) = %v, want a *DuplicateNameError for %q", tt.in, err, tt.want)
+			}
+		})
+	}
 }
 
 func TestReadHeader(t *testing.T) {
@@ -138,6 +176,11 @@ func checkResult(t *testing.T, mode string, tt scgCase, h scgi.Header, err error
 		var tl *scgi.TooLargeError
 		if !errors.As(err, &tl) || tl.Size != tt.tooLarge || tl.Max != scgi.DefaultMaxHeaderBytes {
 			t.Errorf("%s: ReadHeader(%.40q) = %v, want a *TooLargeError of %d bytes", mode, tt.in, err, tt.tooLarge)
+		}
+	case tt.dup != "":
+		var de *scgi.DuplicateNameError
+		if !errors.As(err, &de) || de.Name != tt.dup {
+			t.Errorf("%s: ReadHeader(%.40q) = %v, want a *DuplicateNameError for %q", mode, tt.in, err, tt.dup)
 		}
 	case tt.err != nil:
 		if !errors.Is(err, tt.err) {
@@ -258,6 +301,9 @@ func TestAppendHeader(t *testing.T) {
 			ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00QUERY_STRING\x00\x00")},
 		{"SCG-17 bytes kept", 0, []scgi.Param{{"HTTP_X_L1", "caf\xe9"}},
 			ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00HTTP_X_L1\x00caf\xe9\x00")},
+		{"SCG-06 a repeated name after its first left out, HTTP_* kept", 0,
+			[]scgi.Param{{"FOO", "a"}, {"HTTP_X", "1"}, {"FOO", "b"}, {"HTTP_X", "2"}},
+			ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00FOO\x00a\x00HTTP_X\x001\x00HTTP_X\x002\x00")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,9 +11,11 @@
 //   - The header is a netstring whose length has no leading zeros and ends
 //     within 20 bytes; its content is NUL-terminated name/value pairs, the
 //     first CONTENT_LENGTH (ASCII digits), with an SCGI header whose value
-//     is 1. A header block over MaxHeaderBytes is refused before any of it
-//     is read. A request that breaks a rule runs no program: its connection
-//     is closed and one line logs the reason.
+//     is 1, and no name twice (§2: "Duplicate names are not allowed"),
+//     except HTTP_* names (below). A header block over MaxHeaderBytes is
+//     refused before any of it is read. A request that breaks a rule runs
+//     no program: its connection is closed and one line logs the reason,
+//     such as scgi: duplicate header name "REQUEST_METHOD".
 //   - The body is exactly CONTENT_LENGTH bytes. If the web server closes the
 //     connection before they have all come, the program reads what came and
 //     then end of file, and the request is stopped as an abort.
@@ -24,14 +26,19 @@
 //     before closing: a close with unread bytes resets the connection, and
 //     the web server, still sending, would lose the response.
 //
-// Parameters reach the program as sent, SCGI=1 included, and their values
-// are bytes (SCG-17); the pipeline still never passes HTTP_PROXY.
+// Parameters reach the program as sent — the web server's own variables
+// (nginx scgi_param, Apache SetEnv, lighttpd setenv) and SCGI=1 included —
+// and their values are bytes (SCG-17); the pipeline still never passes
+// HTTP_PROXY. CONTENT_LENGTH frames the body and is always sent; when it
+// is 0 the program gets no CONTENT_LENGTH, as RFC 3875 §4.1.2 wants for a
+// request without a body and as the FastCGI and HTTP front-ends give it.
 //
-// Repeated names follow DESIGN.md: HTTP_* values are joined with ", "
-// (HTTP_COOKIE with "; "), as nginx 1.22 sends one parameter per repeated
-// header field; for any other name the last value wins (environ.Add).
-// CONTENT_LENGTH may be repeated only with the same value, as it frames
-// the body.
+// HTTP_* names are the one exception to unique names: nginx before 1.23
+// sends a request header field that occurs on several lines as one
+// parameter per line (nginx 1.22.1: two Cookie lines give HTTP_COOKIE
+// twice), while Apache and lighttpd join them. Their values are joined
+// with ", " (HTTP_COOKIE with "; "), as nginx 1.23 and the other front-ends
+// join them (environ.Add).
 //
 // nginx's stock scgi_params sends neither SCRIPT_NAME nor PATH_INFO. When
 // both are absent the server sets SCRIPT_NAME to "" and PATH_INFO to
@@ -326,7 +333,7 @@ func (c *conn) serve(ctx context.Context) {
 	}
 	c.nc.SetReadDeadline(time.Time{})
 
-	req := &handler.Request{Env: requestEnv(hdr.Params)}
+	req := &handler.Request{Env: requestEnv(hdr)}
 	var b *body
 	if hdr.ContentLength > 0 {
 		b = &body{c: c, remaining: hdr.ContentLength}
@@ -492,10 +499,15 @@ func (w deadlineWriter) Write(p []byte) (int, error) {
 }
 
 // requestEnv makes the request's CGI environment from its header.
-func requestEnv(params []Param) environ.Environ {
-	env := make(environ.Environ, len(params)+2)
-	for _, p := range params {
+func requestEnv(hdr Header) environ.Environ {
+	env := make(environ.Environ, len(hdr.Params)+2)
+	for _, p := range hdr.Params {
 		env.Add(p.Name, p.Value)
+	}
+	if hdr.ContentLength == 0 {
+		// SCGI must send it; CGI leaves it unset without a body (RFC 3875
+		// §4.1.2).
+		delete(env, nameContentLength)
 	}
 	// Apache mod_proxy_scgi: SCRIPT_FILENAME=proxy:scgi://host:port/path,
 	// the URL it proxied to, which names no file.

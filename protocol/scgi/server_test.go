@@ -215,11 +215,12 @@ func TestRejects(t *testing.T) {
 	rec := &recorder{response: "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nran"}
 	ts := startServer(t, handler.Config{App: rec.app()}, scgi.Config{})
 	for _, tt := range scgCases {
-		if tt.err == nil && tt.tooLarge == 0 || tt.err == io.EOF {
+		if tt.err == nil && tt.tooLarge == 0 && tt.dup == "" || tt.err == io.EOF {
 			continue
 		}
 		t.Run(tt.id, func(t *testing.T) {
 			before := ts.logs.count("request refused")
+			logged := len(ts.logs.String())
 			c := dial(t, ts.addr)
 			io.WriteString(c, tt.in)
 			c.CloseWrite()
@@ -233,6 +234,9 @@ func TestRejects(t *testing.T) {
 			if n := ts.logs.count("request refused") - before; n != 1 {
 				t.Errorf("%d refusal lines logged, want 1:\n%s", n, ts.logs)
 			}
+			if line := ts.logs.String()[logged:]; tt.dup != "" && !strings.Contains(line, `duplicate header name \"`+tt.dup+`\"`) {
+				t.Errorf("refusal %q does not name %s", line, tt.dup)
+			}
 		})
 	}
 	if n := len(rec.recorded()); n != 0 {
@@ -241,7 +245,7 @@ func TestRejects(t *testing.T) {
 	want := []string{
 		"first header is not CONTENT_LENGTH", "bad CONTENT_LENGTH", "no SCGI header", "SCGI header is not 1",
 		"empty header name", "not NUL-terminated", "odd number", "not terminated by ','", "bad netstring length",
-		"over the limit of 65536", "unexpected EOF",
+		"over the limit of 65536", "unexpected EOF", "duplicate header name",
 	}
 	for _, w := range want {
 		if !strings.Contains(ts.logs.String(), w) {
@@ -332,9 +336,12 @@ func TestEnviron(t *testing.T) {
 		{"SCG-06 other HTTP_* joined with comma",
 			[]string{"HTTP_ACCEPT", "text/html", "HTTP_ACCEPT", "text/plain"},
 			map[string]string{"HTTP_ACCEPT": "text/html, text/plain"}},
-		{"SCG-06 REQUEST_METHOD twice: the last wins",
-			[]string{"REQUEST_METHOD", "GET", "REQUEST_METHOD", "POST"},
-			map[string]string{"REQUEST_METHOD": "POST"}},
+		{"SCG-06 HTTP_X_FOO twice, apart, as nginx 1.22 sends X-Foo, X-Other, X-Foo",
+			[]string{"HTTP_X_FOO", "a", "HTTP_X_OTHER", "o", "HTTP_X_FOO", "b"},
+			map[string]string{"HTTP_X_FOO": "a, b", "HTTP_X_OTHER": "o"}},
+		{"the web server's own variables (scgi_param, SetEnv)",
+			[]string{"FOO", "bar", "HTTPS", "on", "proxy-scgi-pathinfo", "1", "EMPTY", ""},
+			map[string]string{"FOO": "bar", "HTTPS": "on", "proxy-scgi-pathinfo": "1", "EMPTY": ""}},
 		{"SCG-17 latin-1 bytes", []string{"HTTP_X_L1", "caf\xe9"}, map[string]string{"HTTP_X_L1": "caf\xe9"}},
 		{"httpoxy", []string{"HTTP_PROXY", "http://evil/"}, map[string]string{"HTTP_PROXY": unset}},
 		{"nginx: PATH_INFO from DOCUMENT_URI",
@@ -383,6 +390,40 @@ func TestEnviron(t *testing.T) {
 				if got != want {
 					t.Errorf("%s = %q, want %q", k, got, want)
 				}
+			}
+		})
+	}
+}
+
+// TestContentLength: CONTENT_LENGTH frames every SCGI request, but the
+// program sees it only when there is a body (RFC 3875 §4.1.2), as nginx
+// sends CONTENT_LENGTH 0 for a GET.
+func TestContentLength(t *testing.T) {
+	rec := &recorder{response: "Content-Type: text/plain\r\n\r\n"}
+	ts := startServer(t, handler.Config{App: rec.app()}, scgi.Config{})
+	unset := "\x00unset"
+	tests := []struct {
+		name, raw, want string
+	}{
+		{"GET, no body", request("", "REQUEST_METHOD", "GET"), unset},
+		{"POST, empty body", request("", "REQUEST_METHOD", "POST", "HTTP_CONTENT_LENGTH", "0"), unset},
+		{"POST, a body", request("abc", "REQUEST_METHOD", "POST"), "3"},
+		{"SCG-01 spec example", spec, "27"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(rec.recorded())
+			do(t, ts.addr, tt.raw, false)
+			calls := rec.recorded()
+			if len(calls) != before+1 {
+				t.Fatalf("the app ran %d times, want once", len(calls)-before)
+			}
+			got, ok := calls[before].env["CONTENT_LENGTH"]
+			if !ok {
+				got = unset
+			}
+			if got != tt.want {
+				t.Errorf("CONTENT_LENGTH of %q = %q, want %q", tt.raw, got, tt.want)
 			}
 		})
 	}
