@@ -12,7 +12,8 @@ var headerVarTests = []struct {
 	name string
 	want string // "" when ok is false
 }{
-	// RFC-23 and the RFC-28 mapping vectors.
+	// RFC 3875 §4.1.18: the name upper-cased, '-' becoming '_'; among them
+	// lighttpd's mapping vectors.
 	{"xx-yy123", "HTTP_XX_YY123"},
 	{"forwarded", "HTTP_FORWARDED"},
 	{"x-forwarded-for", "HTTP_X_FORWARDED_FOR"},
@@ -23,8 +24,9 @@ var headerVarTests = []struct {
 	{"-", "HTTP__"},
 	{"9", "HTTP_9"},
 
-	// RFC-28: lighttpd maps these to HTTP_SOMETHING_ELSE; gatewayd drops
-	// them, as nginx and Apache do.
+	// Names that could shadow another once mapped (RFC 3875 §4.1.18): lighttpd
+	// maps these to HTTP_SOMETHING_ELSE; gatewayd drops them, as nginx and
+	// Apache do.
 	{"something+else", ""},
 	{"something.else", ""},
 	{"something:else", ""},
@@ -38,7 +40,8 @@ var headerVarTests = []struct {
 	{"X-\x00", ""},
 	{"", ""},
 
-	// RFC-26 and RFC-27.
+	// RFC 3875 §4.1.18 and §9.2: fields available in other variables are
+	// dropped, and Proxy is never exported (httpoxy).
 	{"Content-Type", ""},
 	{"content-length", ""},
 	{"CONTENT-LENGTH", ""},
@@ -65,22 +68,22 @@ var addHeadersTests = []struct {
 	want     Environ
 }{
 	{
-		name: "RFC-23",
+		name: "digits in names",
 		h:    http.Header{"Xx-Yy123": {"foo"}},
 		want: Environ{"HTTP_XX_YY123": "foo"},
 	},
 	{
-		name: "RFC-24 cookie",
+		name: "cookies joined",
 		h:    http.Header{"Cookie": {"nom=NOM", "yum=YUM"}},
 		want: Environ{"HTTP_COOKIE": "nom=NOM; yum=YUM"},
 	},
 	{
-		name: "RFC-24 list",
+		name: "list joined",
 		h:    http.Header{"X-List": {"val1", "val2"}},
 		want: Environ{"HTTP_X_LIST": "val1, val2"},
 	},
 	{
-		name: "RFC-26 auth dropped",
+		name: "authorization dropped",
 		h: http.Header{
 			"Authorization":       {"Basic c2hhOnNoYQ=="},
 			"Proxy-Authorization": {"Basic eDp5"},
@@ -91,7 +94,7 @@ var addHeadersTests = []struct {
 		want: Environ{"HTTP_ACCEPT": "*/*"},
 	},
 	{
-		name: "RFC-26 passAuth",
+		name: "authorization with passAuth",
 		h: http.Header{
 			"Authorization":       {"Basic c2hhOnNoYQ=="},
 			"Proxy-Authorization": {"Basic eDp5"},
@@ -105,18 +108,18 @@ var addHeadersTests = []struct {
 		},
 	},
 	{
-		name:     "RFC-27",
+		name:     "httpoxy",
 		h:        http.Header{"Proxy": {"http://evil.example:3128"}},
 		passAuth: true,
 		want:     Environ{},
 	},
 	{
-		name: "RFC-28 Content_Type",
+		name: "Content_Type dropped",
 		h:    http.Header{"Content_type": {"evil"}},
 		want: Environ{},
 	},
 	{
-		name: "RFC-28 underscore",
+		name: "underscore does not override dash",
 		h:    http.Header{"X-Foo_bar": {"b"}, "X-Foo-Bar": {"a"}},
 		want: Environ{"HTTP_X_FOO_BAR": "a"},
 	},
@@ -170,8 +173,9 @@ func TestAddHeadersJoinsExisting(t *testing.T) {
 	}
 }
 
-// TestAddHeadersFolded checks RFC-25 through net/http: the obsolete line
-// folding of the Apache headers.t vectors reaches AddHeaders as one line.
+// TestAddHeadersFolded checks RFC 3875 §4.1.18 (a folded field is merged
+// onto one line) through net/http: the obsolete line folding of the Apache
+// headers.t vectors reaches AddHeaders as one line.
 func TestAddHeadersFolded(t *testing.T) {
 	tests := []struct{ field, want string }{
 		{"Hello: Foo\r\n Bar\r\n", "Foo Bar"},

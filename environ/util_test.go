@@ -35,13 +35,14 @@ var guessSchemeTests = []struct {
 	https string // absent: no HTTPS key
 	want  string
 }{
-	// wsgiref.md §6.6 testGuessScheme.
+	// CPython's test_wsgiref testGuessScheme.
 	{absent, "http"},
 	{"foo", "http"},
 	{"on", "https"},
 	{"yes", "https"},
 	{"1", "https"},
-	// §1.1 [probe]: case-sensitive, no trimming.
+	// wsgiref.util.guess_scheme beyond those tests: case-sensitive, no
+	// trimming.
 	{"ON", "http"},
 	{"On", "http"},
 	{"YES", "http"},
@@ -86,8 +87,8 @@ func TestScheme(t *testing.T) {
 	}
 }
 
-// appURITests are wsgiref.md §6.7: each env is passed through
-// SetupTestingDefaults, then the absent keys are deleted.
+// appURITests are wsgiref.util.application_uri vectors: each env is passed
+// through SetupTestingDefaults, then the absent keys are deleted.
 var appURITests = []struct {
 	env    Environ
 	absent []string
@@ -103,7 +104,8 @@ var appURITests = []struct {
 	{Environ{"HTTPS": "on"}, nil, "https://127.0.0.1/"},
 	{Environ{"SERVER_PORT": "8000"}, []string{"HTTP_HOST"}, "http://127.0.0.1:8000/"}, // HTTP_HOST=None
 
-	// [probe] HTTP_HOST "" so that SERVER_NAME and SERVER_PORT are used.
+	// Beyond CPython's tests: HTTP_HOST "" so that SERVER_NAME and
+	// SERVER_PORT are used.
 	{Environ{"HTTP_HOST": "", "SERVER_PORT": "8000"}, nil, "http://127.0.0.1:8000/"},
 	{Environ{"HTTP_HOST": "", "HTTPS": "on", "SERVER_PORT": "443"}, nil, "https://127.0.0.1/"},
 	{Environ{"HTTP_HOST": "", "HTTPS": "on", "SERVER_PORT": "80"}, nil, "https://127.0.0.1:80/"},
@@ -113,7 +115,7 @@ var appURITests = []struct {
 	{Environ{"HTTP_HOST": "", "REQUEST_SCHEME": "ftp", "SERVER_PORT": "21"}, nil, "ftp://127.0.0.1:21/"},
 	{Environ{"HTTP_HOST": "", "HTTPS": "on", "SERVER_PORT": "0443"}, nil, "https://127.0.0.1:0443/"},
 
-	// [probe] SCRIPT_NAME quoting.
+	// Beyond CPython's tests: SCRIPT_NAME quoting.
 	{Environ{"SCRIPT_NAME": "/a b;c=d,e"}, nil, "http://127.0.0.1/a%20b%3Bc%3Dd%2Ce"},
 	{Environ{"SCRIPT_NAME": "/a?b#c%d"}, nil, "http://127.0.0.1/a%3Fb%23c%25d"},
 	{Environ{"SCRIPT_NAME": "/~user/_x-y.z"}, nil, "http://127.0.0.1/~user/_x-y.z"},
@@ -172,7 +174,8 @@ func TestApplicationURIMissing(t *testing.T) {
 	}
 }
 
-// reqURITests are wsgiref.md §6.8, after SetupTestingDefaults.
+// reqURITests are wsgiref.util.request_uri vectors, after
+// SetupTestingDefaults.
 var reqURITests = []struct {
 	env   Environ
 	query bool
@@ -190,7 +193,7 @@ var reqURITests = []struct {
 	{Environ{"SCRIPT_NAME": "/spammity", "PATH_INFO": "/spam", "QUERY_STRING": "s%E4y=ni"}, true, "http://127.0.0.1/spammity/spam?s%E4y=ni"},
 	{Environ{"SCRIPT_NAME": "/spammity", "PATH_INFO": "/spam", "QUERY_STRING": "say=ni"}, false, "http://127.0.0.1/spammity/spam"},
 
-	// [probe]
+	// Beyond CPython's tests.
 	{Environ{"SCRIPT_NAME": "", "PATH_INFO": "/x/y"}, true, "http://127.0.0.1/x/y"},
 	{Environ{"SCRIPT_NAME": "", "PATH_INFO": ""}, true, "http://127.0.0.1/"},
 	{Environ{"SCRIPT_NAME": "", "PATH_INFO": "x"}, true, "http://127.0.0.1/"},
@@ -227,7 +230,7 @@ type shiftTest struct {
 	snOut, piOut string
 }
 
-// simpleShifts are wsgiref.md §6.3 testSimpleShifts and
+// simpleShifts are CPython's test_wsgiref testSimpleShifts and
 // testNormalizedShifts, run after SetupTestingDefaults as checkShift does.
 var simpleShifts = []shiftTest{
 	{"", "/", "", true, nil, "/", ""},
@@ -248,8 +251,8 @@ var simpleShifts = []shiftTest{
 	{"/a/b", "/.", "", false, nil, "/a/b", ""},
 }
 
-// probeShifts are the [probe] vectors of wsgiref.md §1.4, run on the
-// environment as given.
+// probeShifts are what wsgiref.util.shift_path_info does beyond CPython's
+// tests, run on the environment as given.
 var probeShifts = []shiftTest{
 	{"", "", "", false, nil, "", ""},
 	{"/a", "", "", false, nil, "/a", ""},
@@ -366,8 +369,8 @@ func TestNormpath(t *testing.T) {
 	}
 }
 
-// defaultTests are wsgiref.md §6.4 testDefaults: the value each key gets in
-// an empty environ. wsgi.version, wsgi.run_once, wsgi.multithread,
+// defaultTests are CPython's test_wsgiref testDefaults: the value each key
+// gets in an empty environ. wsgi.version, wsgi.run_once, wsgi.multithread,
 // wsgi.multiprocess, wsgi.input and wsgi.errors are Python objects with no
 // CGI counterpart; wsgi.url_scheme is REQUEST_SCHEME.
 var defaultTests = []struct{ key, value string }{
@@ -407,7 +410,8 @@ func TestSetupTestingDefaultsCross(t *testing.T) {
 		in         Environ
 		key, value string
 	}{
-		// wsgiref.md §6.5 testCrossDefaults (wsgi.url_scheme is REQUEST_SCHEME).
+		// CPython's test_wsgiref testCrossDefaults (wsgi.url_scheme is
+		// REQUEST_SCHEME).
 		{Environ{"SERVER_NAME": "foo.bar"}, "HTTP_HOST", "foo.bar"},
 		{Environ{"HTTPS": "on"}, "REQUEST_SCHEME", "https"},
 		{Environ{"HTTPS": "1"}, "REQUEST_SCHEME", "https"},
@@ -416,7 +420,8 @@ func TestSetupTestingDefaultsCross(t *testing.T) {
 		{Environ{"HTTPS": "foo"}, "SERVER_PORT", "80"},
 		{Environ{"HTTPS": "on"}, "SERVER_PORT", "443"},
 
-		// §1.5 [probe]: SCRIPT_NAME and PATH_INFO are defaulted only together.
+		// wsgiref.util.setup_testing_defaults beyond those tests: SCRIPT_NAME
+		// and PATH_INFO are defaulted only together.
 		{Environ{"PATH_INFO": "/x"}, "SCRIPT_NAME", absent},
 		{Environ{"SCRIPT_NAME": "/x"}, "PATH_INFO", absent},
 		{Environ{"PATH_INFO": ""}, "SCRIPT_NAME", absent},
@@ -447,8 +452,8 @@ var hopByHopTests = []struct {
 	name string
 	want bool
 }{
-	// wsgiref.md §6.9 testHopByHop; each is also tried in Title, UPPER and
-	// lower case.
+	// CPython's test_wsgiref testHopByHop; each is also tried in Title, UPPER
+	// and lower case.
 	{"Connection", true},
 	{"Keep-Alive", true},
 	{"Proxy-Authenticate", true},
@@ -465,7 +470,8 @@ var hopByHopTests = []struct {
 	{"Via", false},
 	{"Warning", false},
 
-	// §1.6: no trimming, no Proxy-Connection.
+	// wsgiref.util.is_hop_by_hop beyond those tests: no trimming, no
+	// Proxy-Connection.
 	{"Keep-Alive ", false},
 	{" TE", false},
 	{"Proxy-Connection", false},

@@ -16,7 +16,7 @@ func TestCheck(t *testing.T) {
 	}{
 		{"clean", "Content-Type: text/plain\r\nX-A: 1\r\n\r\n",
 			[]Field{textCT, {"X-A", "1"}}, nil},
-		{"RFC-49 hop-by-hop",
+		{"hop-by-hop",
 			"Connection: close\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\nKeep-Alive: 5\r\n\r\n",
 			[]Field{textCT},
 			[]Violation{
@@ -42,7 +42,7 @@ func TestCheck(t *testing.T) {
 			"Content-Type: text/plain\r\nTrailer: a\r\nProxy-Connection: a\r\nVia: a\r\nCache-Control: a\r\n\r\n",
 			[]Field{textCT, {"Trailer", "a"}, {"Proxy-Connection", "a"}, {"Via", "a"}, {"Cache-Control", "a"}},
 			nil},
-		{"RFC-48 duplicates",
+		{"duplicates",
 			"Date: 1\r\nServer: a\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n" +
 				"date: 2\r\nSERVER: b\r\ncontent-type: text/html\r\nContent-Length: 5\r\nSet-Cookie: a\r\nSet-Cookie: b\r\n\r\n",
 			[]Field{{"Date", "1"}, {"Server", "a"}, textCT, {"Content-Length", "4"}, {"Set-Cookie", "a"}, {"Set-Cookie", "b"}},
@@ -72,7 +72,7 @@ func TestCheck(t *testing.T) {
 		{"304 with Content-Type", "Status: 304 Not Modified\r\nContent-Type: text/plain\r\nETag: \"x\"\r\n\r\n",
 			[]Field{{"ETag", `"x"`}},
 			[]Violation{{"Content-Type", "dropped with status 304"}}},
-		{"RFC-47 no Content-Type", "Status: 200 OK\r\nX-A: 1\r\n\r\n",
+		{"no Content-Type", "Status: 200 OK\r\nX-A: 1\r\n\r\n",
 			[]Field{{"X-A", "1"}},
 			[]Violation{{"Content-Type", "no Content-Type"}}},
 		{"no Content-Type on 204", "Status: 204\r\n\r\n", []Field{}, nil},

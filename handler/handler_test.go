@@ -202,37 +202,37 @@ func TestResponses(t *testing.T) {
 		want   string
 		log    string // a word the single log line must hold
 	}{
-		{"RFC-36 LF document", "Content-Type: text/plain\n\nhello",
+		{"LF document", "Content-Type: text/plain\n\nhello",
 			false, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nhello", "request"},
-		{"RFC-46 status without reason", "Status: 404\r\nContent-Type: text/plain\r\n\r\nnf",
+		{"status without reason", "Status: 404\r\nContent-Type: text/plain\r\n\r\nnf",
 			false, "Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\nnf", "request"},
-		{"RFC-46 own reason", "Status: 200 FooBar\r\nContent-Type: text/plain\r\n\r\nx",
+		{"own reason", "Status: 200 FooBar\r\nContent-Type: text/plain\r\n\r\nx",
 			false, "Status: 200 FooBar\r\nContent-Type: text/plain\r\n\r\nx", "request"},
-		{"RFC-39 client redirect", "Location: http://foo.com/\r\n\r\n",
+		{"client redirect", "Location: http://foo.com/\r\n\r\n",
 			false, "Status: 302 Found\r\nLocation: http://foo.com/\r\nContent-Length: 0\r\n\r\n", "request"},
-		{"RFC-40 redirect with status and document",
+		{"redirect with status and document",
 			"Location: http://x/\r\nStatus: 301 Moved\r\nContent-Type: text/html\r\n\r\n<body>",
 			false, "Status: 301 Moved\r\nLocation: http://x/\r\nContent-Type: text/html\r\n\r\n<body>", "request"},
-		{"RFC-41 redirect with document", "Location: http://x/\r\nContent-Type: text/html\r\n\r\nSEE-THIS",
+		{"redirect with document", "Location: http://x/\r\nContent-Type: text/html\r\n\r\nSEE-THIS",
 			false, "Status: 302 Found\r\nLocation: http://x/\r\nContent-Type: text/html\r\n\r\nSEE-THIS", "request"},
-		{"RFC-55 extra newline is body", "Location: http://www.example.org/\r\n\n\n",
+		{"extra newline is body", "Location: http://www.example.org/\r\n\n\n",
 			false, "Status: 302 Found\r\nLocation: http://www.example.org/\r\n\r\n\n", "request"},
 		{"empty body gets Content-Length 0", "Content-Type: text/plain\r\n\r\n",
 			false, "Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n", "request"},
 		{"program's Content-Length kept", "Content-Type: text/plain\r\nContent-Length: 99\r\n\r\n",
 			false, "Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 99\r\n\r\n", "request"},
-		{"RFC-35 no output", "", false, errorPage, "no cgi response"},
+		{"no output", "", false, errorPage, "no cgi response"},
 		{"no blank line", "Content-Type: text/plain\r\n", false, errorPage, "request failed"},
 		{"line without colon", "Content-Type text/plain\r\n\r\nx", false, errorPage, "request failed"},
-		{"RFC-46 two-digit status", "Status: 30 FooBar\r\nContent-Type: text/plain\r\n\r\n", false, errorPage, "status"},
-		{"RFC-42 two statuses", "Status: 200 OK\r\nStatus: 404 Not Found\r\nContent-Type: text/plain\r\n\r\n",
+		{"two-digit status", "Status: 30 FooBar\r\nContent-Type: text/plain\r\n\r\n", false, errorPage, "status"},
+		{"two statuses", "Status: 200 OK\r\nStatus: 404 Not Found\r\nContent-Type: text/plain\r\n\r\n",
 			false, errorPage, "request failed"},
-		{"RFC-45 continuation line", "Content-Type: text/plain\r\n continued\r\n\r\n", false, errorPage, "request failed"},
-		{"RFC-49 hop-by-hop dropped", "Content-Type: text/plain\r\nConnection: close\r\n\r\nx",
+		{"continuation line", "Content-Type: text/plain\r\n continued\r\n\r\n", false, errorPage, "request failed"},
+		{"hop-by-hop dropped", "Content-Type: text/plain\r\nConnection: close\r\n\r\nx",
 			false, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nx", "repaired"},
-		{"RFC-49 hop-by-hop strict", "Content-Type: text/plain\r\nConnection: close\r\n\r\nx",
+		{"hop-by-hop strict", "Content-Type: text/plain\r\nConnection: close\r\n\r\nx",
 			true, errorPage, "RFC 3875"},
-		{"RFC-47 no Content-Type passed, not guessed", "X-A: 1\r\n\r\nx",
+		{"no Content-Type passed, not guessed", "X-A: 1\r\n\r\nx",
 			false, "Status: 200 OK\r\nX-A: 1\r\n\r\nx", "Content-Type"},
 		{"duplicate Date dropped", "Content-Type: text/plain\r\nDate: A\r\nDate: B\r\n\r\nx",
 			false, "Status: 200 OK\r\nContent-Type: text/plain\r\nDate: A\r\n\r\nx", "repaired"},
@@ -253,7 +253,7 @@ func TestResponses(t *testing.T) {
 }
 
 // TestLocalRedirect: RFC 3875 §6.2.2, a Location path alone is served again
-// inside the gateway as a GET without body (RFC-37).
+// inside the gateway as a GET without body.
 func TestLocalRedirect(t *testing.T) {
 	app := &recorder{outputs: []string{
 		"Location: /other/p%61th?x=1\r\n\r\nignored body",

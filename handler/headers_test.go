@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// wsgiref.md §6.10 testMappingInterface.
+// CPython's test_wsgiref HeaderTests.testMappingInterface.
 func TestHeadersMapping(t *testing.T) {
 	for _, n := range []int{0, 1} {
 		fields := []Field{{"x", "y"}}[:n]
@@ -97,7 +97,8 @@ func TestHeadersEmptyValuePresent(t *testing.T) {
 	}
 }
 
-// Set moves the field to the end; Del removes every match (wsgiref.md §2.2).
+// Set moves the field to the end; Del removes every match (as
+// wsgiref.headers.Headers' __setitem__ and __delitem__ do).
 func TestHeadersSetDel(t *testing.T) {
 	h, _ := NewHeaders(Field{"A", "1"}, Field{"B", "2"}, Field{"a", "3"}, Field{"C", "4"})
 	h.Set("A", "5")
@@ -113,7 +114,7 @@ func TestHeadersSetDel(t *testing.T) {
 	}
 }
 
-// wsgiref.md §2.3: the add_header vectors.
+// wsgiref.headers.Headers.add_header: its behaviour, vector by vector.
 func TestHeadersAdd(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -161,7 +162,7 @@ func TestHeadersAdd(t *testing.T) {
 
 func ptr(s string) *string { return &s }
 
-// wsgiref.md §6.10 testExtras, and the wire form.
+// CPython's test_wsgiref HeaderTests.testExtras, and the wire form.
 func TestHeadersString(t *testing.T) {
 	var h Headers
 	if got := h.String(); got != "\r\n" {
@@ -189,8 +190,8 @@ func TestHeadersString(t *testing.T) {
 	}
 }
 
-// wsgiref.md §6.10 testRaisesControlCharacters, plus ':' in names and the
-// checks of NewHeaders and SetDefault.
+// CPython's test_wsgiref HeaderTests.testRaisesControlCharacters, plus ':'
+// in names and the checks of NewHeaders and SetDefault.
 func TestHeadersControlChars(t *testing.T) {
 	type op struct {
 		name string
@@ -267,8 +268,8 @@ func TestHeadersSetDefaultPresent(t *testing.T) {
 	}
 }
 
-// Bytes from 0x80 up, C1 controls included, are allowed (wsgiref.md §2.4) and
-// only ASCII case is folded.
+// Bytes from 0x80 up, C1 controls included, are allowed (as by
+// wsgiref.headers since CPython gh-143916) and only ASCII case is folded.
 func TestHeadersHighBytes(t *testing.T) {
 	h := new(Headers)
 	for _, s := range []string{"\x80", "\x9f", "\xe9", "\xff"} {

@@ -10,7 +10,7 @@ var statusTests = []struct {
 	want Status
 	ok   bool
 }{
-	// RFC-46.
+	// RFC 3875 §6.3.3.
 	{"404 Not Found", Status{404, "Not Found"}, true},
 	{"404", Status{404, "Not Found"}, true},
 	{"30 FooBar", Status{}, false},

@@ -8,7 +8,7 @@
 // AllowPathInfoForScriptMappings), IIS gives a CGI program the whole URL
 // path as PATH_INFO: SCRIPT_NAME followed by the real path info
 // ("/app.exe/x" for /app.exe/x). Fix strips SCRIPT_NAME off the front
-// exactly as wsgiref's IISCGIHandler does (reference §3.12): only on a
+// exactly as wsgiref.handlers.IISCGIHandler does: only on a
 // segment boundary, case-sensitively, once, and never touching SCRIPT_NAME.
 //
 // There is no reliable automatic detection of the duplicated PATH_INFO: IIS

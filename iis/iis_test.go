@@ -28,8 +28,8 @@ func get(e environ.Environ, k string) string {
 	return missing
 }
 
-// pathInfoVectors are wsgiref's IISCGIHandler fix-up vectors, reference
-// §3.12, every row.
+// pathInfoVectors are the PATH_INFO fix-up of wsgiref.handlers.IISCGIHandler,
+// case by case.
 var pathInfoVectors = []struct {
 	script, in, want string
 }{
@@ -159,8 +159,9 @@ func TestFixPathTranslated(t *testing.T) {
 	}
 }
 
-// TestFixLeavesTheRest: an IIS environment (protocols.md §4) keeps every
-// variable Fix does not own, HTTPS=off included, and its scheme stays http.
+// TestFixLeavesTheRest: an IIS environment (the variables IIS sends) keeps
+// every variable Fix does not own, HTTPS=off included, and its scheme stays
+// http.
 func TestFixLeavesTheRest(t *testing.T) {
 	e := iisEnviron()
 	before := e.Clone()
@@ -191,7 +192,7 @@ func TestFixLeavesTheRest(t *testing.T) {
 
 // iisEnviron is what IIS 10 gives a CGI program for
 // GET /cgi-bin/app.exe/extra/path?q=1 with allowPathInfo="false" (the
-// variable set of protocols.md §4).
+// server variables Microsoft documents for IIS).
 func iisEnviron() environ.Environ {
 	return environ.Environ{
 		"SERVER_SOFTWARE":    "Microsoft-IIS/10.0",

@@ -13,11 +13,11 @@ import (
 	"testing"
 )
 
-// iisEnviron is what IIS 10 gives a CGI program (the variable set of
-// protocols.md §4) for GET /cgi-bin/app.cgi<pathInfo> with IIS's default
-// allowPathInfo="false": PATH_INFO repeats SCRIPT_NAME, PATH_TRANSLATED maps
-// the whole of it, HTTPS is "off". site is the site's root directory (a
-// POSIX path: this is IIS simulated on POSIX).
+// iisEnviron is what IIS 10 gives a CGI program (the server variables
+// Microsoft documents for IIS) for GET /cgi-bin/app.cgi<pathInfo> with IIS's
+// default allowPathInfo="false": PATH_INFO repeats SCRIPT_NAME,
+// PATH_TRANSLATED maps the whole of it, HTTPS is "off". site is the site's
+// root directory (a POSIX path: this is IIS simulated on POSIX).
 func iisEnviron(site, pathInfo string, kv ...string) []string {
 	url := "/cgi-bin/app.cgi" + pathInfo
 	return append([]string{

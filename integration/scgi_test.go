@@ -250,7 +250,8 @@ func testWebServer(t *testing.T, s *scgiSetup, web string, ws webServer) {
 				t.Errorf("environment lacks %q:\n%s", want[1:], env)
 			}
 		}
-		// Two Cookie fields: one HTTP_COOKIE, joined (SCG-06, DESIGN.md).
+		// Two Cookie fields: one HTTP_COOKIE, joined (SCGI protocol.txt forbids
+		// duplicate names, but a repeated HTTP_* is joined, never refused).
 		if !strings.Contains(env, "\nHTTP_COOKIE=a=1; b=2\n") && !strings.Contains(env, "\nHTTP_COOKIE=a=1, b=2\n") {
 			t.Errorf("HTTP_COOKIE not joined:\n%s", env)
 		}

@@ -7,8 +7,8 @@
 //
 // # The environment: read_environ
 //
-// Environ reads the process environment through ReadEnviron, wsgiref's
-// read_environ (reference §3.11) as a pure function of the platform and the
+// Environ reads the process environment through ReadEnviron,
+// wsgiref.handlers.read_environ as a pure function of the platform and the
 // environment, so that every rule is tested on any system. wsgiref works on
 // Python strings; gatewayd on bytes. The mapping between them: a WSGI
 // string holds bytes as the latin-1 characters of the same numbers (PEP

@@ -9,7 +9,7 @@ import (
 	"gatewayd/environ"
 )
 
-// transcodeVectors is wsgiref's _needs_transcode (reference §3.11): every
+// transcodeVectors is wsgiref.handlers' _needs_transcode: every
 // listed name, every example, and the recursion of the REDIRECT_ rule.
 var transcodeVectors = []struct {
 	name string
@@ -80,7 +80,7 @@ const (
 )
 
 // TestReadEnvironPOSIX: wsgiref's POSIX rule is identity on bytes; the
-// reference's probes (§3.11) give the bytes of wsgiref's latin-1 strings.
+// cases give the bytes of the latin-1 strings wsgiref's read_environ returns.
 func TestReadEnvironPOSIX(t *testing.T) {
 	tests := []struct {
 		name string

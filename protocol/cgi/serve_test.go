@@ -304,7 +304,7 @@ func TestServeTranslated(t *testing.T) {
 	})
 }
 
-// TestServeIIS: an IIS-shaped request (protocols.md §4), PATH_INFO
+// TestServeIIS: an IIS-shaped request (the variables IIS sends), PATH_INFO
 // repeating SCRIPT_NAME, HTTPS=off, run by script map and as PROGRAM.
 func TestServeIIS(t *testing.T) {
 	site := t.TempDir()

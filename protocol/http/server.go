@@ -4,7 +4,7 @@
 // "Server: gatewayd/VERSION". It turns each request into a CGI environment
 // and hands it to the handler pipeline, which answers in origin form.
 //
-// The environment is wsgiref's get_environ (reference §4.4) corrected by
+// The environment is wsgiref.simple_server's get_environ corrected by
 // RFC 3875 where the two differ:
 //
 //   - SERVER_NAME comes from the Host header (RFC 3875 §4.1.14), else the

@@ -108,7 +108,8 @@ func body(resp string) string {
 }
 
 // TestEnviron: the environment a request produces (wsgiref test_environ and
-// test_cp1252_url, and the RFC 3875 rows for the H front-end).
+// test_cp1252_url, and the meta-variables of RFC 3875 §4.1 as the HTTP
+// front-end sets them).
 func TestEnviron(t *testing.T) {
 	keys := []string{
 		"HTTP_X_TEST_HEADER", "QUERY_STRING", "PATH_INFO", "SCRIPT_NAME", "SERVER_PROTOCOL", "REQUEST_METHOD",
@@ -129,31 +130,31 @@ func TestEnviron(t *testing.T) {
 			[]string{"HTTP_X_TEST_HEADER=Python test, Python test 2", "QUERY_STRING=query=test", "PATH_INFO=/path/",
 				"SERVER_PROTOCOL=HTTP/1.0", "SCRIPT_NAME=", "CONTENT_LENGTH=0", "HTTP_HOST unset", "REQUEST_URI=/p%61th/?query=test"}},
 		{"wsgiref test_cp1252_url", "GET /\x80%80 HTTP/1.0\r\n\r\n", []string{"PATH_INFO=/\x80\x80"}},
-		{"RFC-03 empty query", "GET /s? HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", []string{"QUERY_STRING="}},
-		{"RFC-05 no body", "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", []string{"CONTENT_LENGTH unset", "CONTENT_TYPE unset"}},
-		{"RFC-05 length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 15\r\nConnection: close\r\n\r\nquantity=100&it",
+		{"empty query", "GET /s? HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", []string{"QUERY_STRING="}},
+		{"no body", "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", []string{"CONTENT_LENGTH unset", "CONTENT_TYPE unset"}},
+		{"body length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 15\r\nConnection: close\r\n\r\nquantity=100&it",
 			[]string{"CONTENT_LENGTH=15", "CONTENT_TYPE unset", "body=quantity=100&it"}},
-		{"RFC-05 chunked", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\na\r\n0123456789\r\n0\r\n\r\n",
+		{"chunked body counted", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\na\r\n0123456789\r\n0\r\n\r\n",
 			[]string{"CONTENT_LENGTH=10", "body=0123456789"}},
-		{"RFC-07 content type", "POST / HTTP/1.1\r\nHost: h\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+		{"content type", "POST / HTTP/1.1\r\nHost: h\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
 			[]string{"CONTENT_TYPE=application/x-www-form-urlencoded", "HTTP_CONTENT_TYPE unset"}},
-		{"RFC-09 path decoded, case kept", "GET /probe.cgi/This%2eIs/PaTh?env=PATH_INFO HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+		{"path decoded, case kept", "GET /probe.cgi/This%2eIs/PaTh?env=PATH_INFO HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
 			[]string{"PATH_INFO=/probe.cgi/This.Is/PaTh"}},
-		{"RFC-17 method verbatim", "PROPFIND / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", []string{"REQUEST_METHOD=PROPFIND"}},
-		{"RFC-19/20 virtual host, real port", "GET / HTTP/1.1\r\nHost: righthost\r\nConnection: close\r\n\r\n",
+		{"method verbatim", "PROPFIND / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", []string{"REQUEST_METHOD=PROPFIND"}},
+		{"virtual host, real port", "GET / HTTP/1.1\r\nHost: righthost\r\nConnection: close\r\n\r\n",
 			[]string{"SERVER_NAME=righthost", "SERVER_PORT=" + port, "HTTP_HOST=righthost"}},
-		{"RFC-14/15 remote address", "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+		{"remote address", "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
 			[]string{"REMOTE_ADDR=127.0.0.1", "REMOTE_HOST=127.0.0.1"}},
-		{"RFC-21/22 protocol and software", "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+		{"protocol and software", "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
 			[]string{"SERVER_PROTOCOL=HTTP/1.1", "SERVER_SOFTWARE=gatewayd/test", "GATEWAY_INTERFACE=CGI/1.1", "REQUEST_SCHEME=http"}},
-		{"RFC-23 digits in names", "GET / HTTP/1.1\r\nHost: h\r\nxx-yy123: foo\r\nConnection: close\r\n\r\n", []string{"HTTP_XX_YY123=foo"}},
-		{"RFC-24 cookies joined", "GET / HTTP/1.1\r\nHost: h\r\nCookie: nom=NOM\r\nCookie: yum=YUM\r\nConnection: close\r\n\r\n",
+		{"digits in names", "GET / HTTP/1.1\r\nHost: h\r\nxx-yy123: foo\r\nConnection: close\r\n\r\n", []string{"HTTP_XX_YY123=foo"}},
+		{"cookies joined", "GET / HTTP/1.1\r\nHost: h\r\nCookie: nom=NOM\r\nCookie: yum=YUM\r\nConnection: close\r\n\r\n",
 			[]string{"HTTP_COOKIE=nom=NOM; yum=YUM"}},
-		{"RFC-25 obs-fold merged", "GET / HTTP/1.1\r\nHost: h\r\nHello: Foo\r\n\tBar\r\nConnection: close\r\n\r\n", []string{"HTTP_HELLO=Foo Bar"}},
-		{"RFC-26 authorization dropped", "GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Basic c2hhOnNoYQ==\r\nProxy-Authorization: x\r\nConnection: close\r\n\r\n",
+		{"obs-fold merged", "GET / HTTP/1.1\r\nHost: h\r\nHello: Foo\r\n\tBar\r\nConnection: close\r\n\r\n", []string{"HTTP_HELLO=Foo Bar"}},
+		{"authorization dropped", "GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Basic c2hhOnNoYQ==\r\nProxy-Authorization: x\r\nConnection: close\r\n\r\n",
 			[]string{"HTTP_AUTHORIZATION unset", "HTTP_PROXY_AUTHORIZATION unset"}},
-		{"RFC-27 httpoxy", "GET / HTTP/1.1\r\nHost: h\r\nProxy: http://evil:8080/\r\nConnection: close\r\n\r\n", []string{"HTTP_PROXY unset"}},
-		{"RFC-28 underscores dropped", "GET / HTTP/1.1\r\nHost: h\r\nX-Foo-Bar: a\r\nX-Foo_Bar: b\r\nContent_Type: evil\r\nConnection: close\r\n\r\n",
+		{"httpoxy", "GET / HTTP/1.1\r\nHost: h\r\nProxy: http://evil:8080/\r\nConnection: close\r\n\r\n", []string{"HTTP_PROXY unset"}},
+		{"underscores dropped", "GET / HTTP/1.1\r\nHost: h\r\nX-Foo-Bar: a\r\nX-Foo_Bar: b\r\nContent_Type: evil\r\nConnection: close\r\n\r\n",
 			[]string{"HTTP_X_FOO_BAR=a", "CONTENT_TYPE unset", "HTTP_CONTENT_TYPE unset"}},
 		{"leading slashes collapsed (gh-87389)", "GET //evil.com/x?q HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
 			[]string{"PATH_INFO=/evil.com/x", "REQUEST_URI=//evil.com/x?q"}},
@@ -201,8 +202,9 @@ func TestUnixSocket(t *testing.T) {
 var date = regexp.MustCompile(`\r\nDate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT\r\n`)
 
 // TestOriginForm: responses are HTTP/1.1 with Date and Server; a program's
-// own Date and Server are kept and not doubled (RFC-48); HEAD has no body; a
-// small response that ends at once gets a Content-Length, not chunks.
+// own Date and Server are kept and not doubled (RFC 3875 §6.3.4); HEAD has
+// no body; a small response that ends at once gets a Content-Length, not
+// chunks.
 func TestOriginForm(t *testing.T) {
 	tests := []struct {
 		name, out, method string
@@ -214,11 +216,11 @@ func TestOriginForm(t *testing.T) {
 				"\r\nContent-Length: 5\r\n", "\r\n\r\nhello"}, []string{"chunked"}},
 		{"program's own Date and Server", "Content-Type: text/plain\r\nDate: Mon, 05 Jun 2006 18:49:54 GMT\r\nServer: S/1\r\n\r\nx", "GET",
 			[]string{"\r\nDate: Mon, 05 Jun 2006 18:49:54 GMT\r\n", "\r\nServer: S/1\r\n"}, []string{"gatewayd/test"}},
-		{"RFC-32 HEAD", "Content-Type: text/plain\r\n\r\nbody that must not be sent", "HEAD",
+		{"HEAD", "Content-Type: text/plain\r\n\r\nbody that must not be sent", "HEAD",
 			[]string{"HTTP/1.1 200 OK\r\n"}, []string{"must not"}},
-		{"RFC-46 status", "Status: 404\r\nContent-Type: text/plain\r\n\r\nnf", "GET",
+		{"status without reason", "Status: 404\r\nContent-Type: text/plain\r\n\r\nnf", "GET",
 			[]string{"HTTP/1.1 404 Not Found\r\n"}, nil},
-		{"RFC-49 framing fields from the program", "Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nplain", "GET",
+		{"framing fields from the program", "Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nplain", "GET",
 			[]string{"\r\n\r\nplain"}, []string{"chunked"}},
 	}
 	for _, tt := range tests {
@@ -286,7 +288,7 @@ func TestHeaderTooLarge(t *testing.T) {
 }
 
 // TestNPH: an nph- program's output reaches the client unmodified and the
-// connection is closed after it (RFC-57, RFC-59).
+// connection is closed after it (RFC 3875 §5.2).
 func TestNPH(t *testing.T) {
 	root := t.TempDir()
 	const raw = "HTTP/1.0 200 OK\r\nContent-type: text/html\nPragma: no-cache\nCache-control: must-revalidate, no-cache, no-store\nExpires: -1\n\nok\n"

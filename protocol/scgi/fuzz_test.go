@@ -52,8 +52,9 @@ func kind(err error) string {
 
 // FuzzReadHeader checks the codec on any input: it never panics, every
 // error is one of its kinds, the result does not depend on how the input
-// is split (SCG-14), and an accepted header keeps the protocol's rules —
-// no name but an HTTP_* one twice (SCG-06) — and survives AppendHeader.
+// is split, and an accepted header keeps the protocol's rules — no name
+// but an HTTP_* one twice (SCGI protocol.txt §2) — and survives
+// AppendHeader.
 func FuzzReadHeader(f *testing.F) {
 	for _, tt := range scgCases {
 		f.Add([]byte(tt.in))

@@ -11,7 +11,7 @@ import (
 )
 
 // The wire format of an SCGI request (SCGI protocol.txt §2, Neil
-// Schemenauer, 2008; reference rows SCG-01 to SCG-17):
+// Schemenauer, 2008):
 //
 //	request  = netstring body
 //	netstring = length ":" headers ","
@@ -26,11 +26,11 @@ import (
 // exactly CONTENT_LENGTH bytes.
 
 // DefaultMaxHeaderBytes is the default bound of a header block, the content
-// of the netstring: 64 KiB, about what lighttpd allows (SCG-12).
+// of the netstring: 64 KiB, about what lighttpd allows.
 const DefaultMaxHeaderBytes = 64 << 10
 
 // maxLengthBytes is how far ReadHeader looks for the ':' that ends the
-// netstring's length: 20 bytes, as lighttpd (SCG-11).
+// netstring's length: 20 bytes, as lighttpd.
 const maxLengthBytes = 20
 
 // Names the protocol gives a meaning to.
@@ -40,34 +40,35 @@ const (
 )
 
 // Errors wrapped by the error ReadHeader returns for bytes that break the
-// protocol. Each names the rule; the reference row is in its comment.
+// protocol (SCGI protocol.txt §2 and the netstring format). Each names the
+// rule it enforces.
 var (
 	// ErrLength: the netstring's length is not digits without leading
-	// zeros ending in ':' within 20 bytes (SCG-11).
+	// zeros ending in ':' within 20 bytes.
 	ErrLength = errors.New("scgi: bad netstring length")
-	// ErrTerminator: the netstring does not end with ',' (SCG-10).
+	// ErrTerminator: the netstring does not end with ','.
 	ErrTerminator = errors.New("scgi: netstring not terminated by ','")
-	// ErrUnterminated: a name or value is not terminated by NUL (SCG-08).
+	// ErrUnterminated: a name or value is not terminated by NUL.
 	ErrUnterminated = errors.New("scgi: header not NUL-terminated")
-	// ErrOddStrings: the header block holds a name without a value (SCG-09).
+	// ErrOddStrings: the header block holds a name without a value.
 	ErrOddStrings = errors.New("scgi: odd number of header strings")
-	// ErrEmptyName: a header name is empty (SCG-07).
+	// ErrEmptyName: a header name is empty.
 	ErrEmptyName = errors.New("scgi: empty header name")
 	// ErrNoContentLength: the first header is not CONTENT_LENGTH, or there
-	// is none (SCG-02, SCG-03, SCG-15).
+	// is none.
 	ErrNoContentLength = errors.New("scgi: first header is not CONTENT_LENGTH")
 	// ErrContentLength: CONTENT_LENGTH is not a non-empty run of ASCII
-	// digits that fits in 63 bits (SCG-04).
+	// digits that fits in 63 bits.
 	ErrContentLength = errors.New("scgi: bad CONTENT_LENGTH")
-	// ErrNoSCGI: there is no SCGI header (SCG-05).
+	// ErrNoSCGI: there is no SCGI header.
 	ErrNoSCGI = errors.New("scgi: no SCGI header")
-	// ErrSCGIVersion: an SCGI header has a value other than "1" (SCG-05).
+	// ErrSCGIVersion: an SCGI header has a value other than "1".
 	ErrSCGIVersion = errors.New("scgi: SCGI header is not 1")
 )
 
-// TooLargeError is the error for a header block longer than the limit
-// (SCG-12). It is returned as soon as the netstring's length is read:
-// nothing of the block is read or allocated.
+// TooLargeError is the error for a header block longer than the limit.
+// It is returned as soon as the netstring's length is read: nothing of the
+// block is read or allocated.
 type TooLargeError struct {
 	// Size is the length the netstring announced.
 	Size uint64
@@ -80,7 +81,7 @@ func (e *TooLargeError) Error() string {
 }
 
 // DuplicateNameError is the error for a header that holds a name other
-// than HTTP_* twice (SCG-06): scgi: duplicate header name "REQUEST_METHOD".
+// than HTTP_* twice (SCGI protocol.txt §2): scgi: duplicate header name "REQUEST_METHOD".
 type DuplicateNameError struct {
 	// Name is the name sent twice.
 	Name string
@@ -110,7 +111,7 @@ type Header struct {
 // be at most max bytes (DefaultMaxHeaderBytes when max <= 0); a longer one
 // is refused with a *TooLargeError before any of it is read.
 //
-// Names must be unique (SCG-06), with one exception: an HTTP_* name may
+// Names must be unique (SCGI protocol.txt §2), with one exception: an HTTP_* name may
 // repeat, as nginx before 1.23 sends a request header field that occurs
 // on several lines as one parameter per line (nginx 1.22.1 sends two
 // X-Foo lines as HTTP_X_FOO twice, two Cookie lines as HTTP_COOKIE

@@ -14,7 +14,7 @@ import (
 	"gatewayd/protocol/scgi"
 )
 
-// spec is SCGI protocol.txt's example request, byte for byte (SCG-01).
+// spec is SCGI protocol.txt's example request, byte for byte (§2).
 const (
 	specHeader = "70:" + "CONTENT_LENGTH\x0027\x00" + "SCGI\x001\x00" +
 		"REQUEST_METHOD\x00POST\x00" + "REQUEST_URI\x00/deepthought\x00" + ","
@@ -29,7 +29,7 @@ var specParams = []scgi.Param{
 // ns wraps content in a netstring.
 func ns(content string) string { return strconv.Itoa(len(content)) + ":" + content + "," }
 
-// scgCase is a row of reference §2.1 as bytes on the wire.
+// scgCase is a rule of the SCGI header as bytes on the wire.
 type scgCase struct {
 	id   string
 	in   string
@@ -41,83 +41,84 @@ type scgCase struct {
 	dup string
 }
 
-// scgCases are the codec's vectors: every SCG- row of reference §2.1 that
-// is about the header, byte-exact. They seed the fuzz targets.
+// scgCases are the codec's vectors: every rule of SCGI protocol.txt §2
+// and of the netstring format that is about the header, and the limits
+// lighttpd sets, byte-exact. They seed the fuzz targets.
 var scgCases = []scgCase{
-	{id: "SCG-01 spec example", in: spec, want: specParams},
-	{id: "SCG-02 no CONTENT_LENGTH",
+	{id: "spec example", in: spec, want: specParams},
+	{id: "no CONTENT_LENGTH",
 		in:  "52:SCGI\x001\x00REQUEST_METHOD\x00POST\x00REQUEST_URI\x00/deepthought\x00,What is the answer to life?",
 		err: scgi.ErrNoContentLength},
-	{id: "SCG-03 CONTENT_LENGTH second",
+	{id: "CONTENT_LENGTH second",
 		in:  "70:SCGI\x001\x00CONTENT_LENGTH\x0027\x00REQUEST_METHOD\x00POST\x00REQUEST_URI\x00/deepthought\x00,What is the answer to life?",
 		err: scgi.ErrNoContentLength},
-	{id: "SCG-04 CONTENT_LENGTH empty", in: ns("CONTENT_LENGTH\x00\x00SCGI\x001\x00"), err: scgi.ErrContentLength},
-	{id: "SCG-04 CONTENT_LENGTH -1", in: ns("CONTENT_LENGTH\x00-1\x00SCGI\x001\x00"), err: scgi.ErrContentLength},
-	{id: "SCG-04 CONTENT_LENGTH 1a", in: ns("CONTENT_LENGTH\x001a\x00SCGI\x001\x00"), err: scgi.ErrContentLength},
-	{id: "SCG-04 CONTENT_LENGTH space 5", in: ns("CONTENT_LENGTH\x00 5\x00SCGI\x001\x00"), err: scgi.ErrContentLength},
-	{id: "SCG-04 CONTENT_LENGTH +5", in: ns("CONTENT_LENGTH\x00+5\x00SCGI\x001\x00"), err: scgi.ErrContentLength},
-	{id: "SCG-04 CONTENT_LENGTH overflow", in: ns("CONTENT_LENGTH\x0099999999999999999999999\x00SCGI\x001\x00"), err: scgi.ErrContentLength},
-	{id: "SCG-04 CONTENT_LENGTH 0", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00"),
+	{id: "CONTENT_LENGTH empty", in: ns("CONTENT_LENGTH\x00\x00SCGI\x001\x00"), err: scgi.ErrContentLength},
+	{id: "CONTENT_LENGTH -1", in: ns("CONTENT_LENGTH\x00-1\x00SCGI\x001\x00"), err: scgi.ErrContentLength},
+	{id: "CONTENT_LENGTH 1a", in: ns("CONTENT_LENGTH\x001a\x00SCGI\x001\x00"), err: scgi.ErrContentLength},
+	{id: "CONTENT_LENGTH space 5", in: ns("CONTENT_LENGTH\x00 5\x00SCGI\x001\x00"), err: scgi.ErrContentLength},
+	{id: "CONTENT_LENGTH +5", in: ns("CONTENT_LENGTH\x00+5\x00SCGI\x001\x00"), err: scgi.ErrContentLength},
+	{id: "CONTENT_LENGTH overflow", in: ns("CONTENT_LENGTH\x0099999999999999999999999\x00SCGI\x001\x00"), err: scgi.ErrContentLength},
+	{id: "CONTENT_LENGTH 0", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00"),
 		want: []scgi.Param{{"CONTENT_LENGTH", "0"}, {"SCGI", "1"}}},
-	{id: "SCG-05 no SCGI",
+	{id: "no SCGI",
 		in:  "63:CONTENT_LENGTH\x0027\x00REQUEST_METHOD\x00POST\x00REQUEST_URI\x00/deepthought\x00,What is the answer to life?",
 		err: scgi.ErrNoSCGI},
-	{id: "SCG-05 SCGI 2",
+	{id: "SCGI 2",
 		in:  "70:CONTENT_LENGTH\x0027\x00SCGI\x002\x00REQUEST_METHOD\x00POST\x00REQUEST_URI\x00/deepthought\x00,What is the answer to life?",
 		err: scgi.ErrSCGIVersion},
-	{id: "SCG-05 SCGI 1 then 2", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00SCGI\x002\x00"), err: scgi.ErrSCGIVersion},
-	// SCG-06: "Duplicate names are not allowed in the headers", but for
-	// HTTP_* names, which nginx 1.22 repeats for a header field on several
-	// lines; the server joins those (TestEnviron).
-	{id: "SCG-06 REQUEST_METHOD twice", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00REQUEST_METHOD\x00GET\x00REQUEST_METHOD\x00POST\x00"),
+	{id: "SCGI 1 then 2", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00SCGI\x002\x00"), err: scgi.ErrSCGIVersion},
+	// SCGI protocol.txt §2: "Duplicate names are not allowed in the
+	// headers", but for HTTP_* names, which nginx 1.22 repeats for a header
+	// field on several lines; the server joins those (TestEnviron).
+	{id: "REQUEST_METHOD twice", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00REQUEST_METHOD\x00GET\x00REQUEST_METHOD\x00POST\x00"),
 		dup: "REQUEST_METHOD"},
-	{id: "SCG-06 REQUEST_METHOD twice, same value", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00REQUEST_METHOD\x00GET\x00REQUEST_METHOD\x00GET\x00"),
+	{id: "REQUEST_METHOD twice, same value", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00REQUEST_METHOD\x00GET\x00REQUEST_METHOD\x00GET\x00"),
 		dup: "REQUEST_METHOD"},
-	{id: "SCG-06 a web server variable twice, apart",
+	{id: "a web server variable twice, apart",
 		in:  ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00FOO\x00a\x00REQUEST_URI\x00/\x00FOO\x00b\x00"),
 		dup: "FOO"},
-	{id: "SCG-06 CONTENT_LENGTH twice, same", in: ns("CONTENT_LENGTH\x005\x00SCGI\x001\x00CONTENT_LENGTH\x005\x00"),
+	{id: "CONTENT_LENGTH twice, same", in: ns("CONTENT_LENGTH\x005\x00SCGI\x001\x00CONTENT_LENGTH\x005\x00"),
 		dup: "CONTENT_LENGTH"},
-	{id: "SCG-06 CONTENT_LENGTH twice, different", in: ns("CONTENT_LENGTH\x005\x00SCGI\x001\x00CONTENT_LENGTH\x006\x00"),
+	{id: "CONTENT_LENGTH twice, different", in: ns("CONTENT_LENGTH\x005\x00SCGI\x001\x00CONTENT_LENGTH\x006\x00"),
 		dup: "CONTENT_LENGTH"},
-	{id: "SCG-06 CONTENT_LENGTH twice, the second empty (nginx with scgi_param CONTENT_LENGTH $content_length)",
+	{id: "CONTENT_LENGTH twice, the second empty (nginx with scgi_param CONTENT_LENGTH $content_length)",
 		in:  ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00CONTENT_LENGTH\x00\x00"),
 		dup: "CONTENT_LENGTH"},
-	{id: "SCG-06 SCGI twice", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00SCGI\x001\x00"), dup: "SCGI"},
-	{id: "SCG-06 names differing in case are two names", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00Foo\x00a\x00FOO\x00b\x00"),
+	{id: "SCGI twice", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00SCGI\x001\x00"), dup: "SCGI"},
+	{id: "names differing in case are two names", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00Foo\x00a\x00FOO\x00b\x00"),
 		want: []scgi.Param{{"CONTENT_LENGTH", "0"}, {"SCGI", "1"}, {"Foo", "a"}, {"FOO", "b"}}},
-	{id: "SCG-06 HTTP_COOKIE twice, as nginx 1.22 sends two Cookie lines",
+	{id: "HTTP_COOKIE twice, as nginx 1.22 sends two Cookie lines",
 		in:   ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00HTTP_COOKIE\x00a=1\x00HTTP_COOKIE\x00b=2\x00"),
 		want: []scgi.Param{{"CONTENT_LENGTH", "0"}, {"SCGI", "1"}, {"HTTP_COOKIE", "a=1"}, {"HTTP_COOKIE", "b=2"}}},
-	{id: "SCG-06 HTTP_X_FOO twice, apart, as nginx 1.22 sends X-Foo, X-Other, X-Foo",
+	{id: "HTTP_X_FOO twice, apart, as nginx 1.22 sends X-Foo, X-Other, X-Foo",
 		in:   ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00HTTP_X_FOO\x00a\x00HTTP_X_OTHER\x00o\x00HTTP_X_FOO\x00b\x00"),
 		want: []scgi.Param{{"CONTENT_LENGTH", "0"}, {"SCGI", "1"}, {"HTTP_X_FOO", "a"}, {"HTTP_X_OTHER", "o"}, {"HTTP_X_FOO", "b"}}},
-	{id: "SCG-07 empty name", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00\x00value\x00"), err: scgi.ErrEmptyName},
-	{id: "SCG-07 empty value", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00QUERY_STRING\x00\x00"),
+	{id: "empty name", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00\x00value\x00"), err: scgi.ErrEmptyName},
+	{id: "empty value", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00QUERY_STRING\x00\x00"),
 		want: []scgi.Param{{"CONTENT_LENGTH", "0"}, {"SCGI", "1"}, {"QUERY_STRING", ""}}},
-	{id: "SCG-08 last value not NUL-terminated",
+	{id: "last value not NUL-terminated",
 		in:  "69:CONTENT_LENGTH\x0027\x00SCGI\x001\x00REQUEST_METHOD\x00POST\x00REQUEST_URI\x00/deepthought,What is the answer to life?",
 		err: scgi.ErrUnterminated},
-	{id: "SCG-08 last name not NUL-terminated", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00NAME"), err: scgi.ErrUnterminated},
-	{id: "SCG-09 odd string count",
+	{id: "last name not NUL-terminated", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00NAME"), err: scgi.ErrUnterminated},
+	{id: "odd string count",
 		in:  "65:CONTENT_LENGTH\x0027\x00SCGI\x001\x00REQUEST_METHOD\x00REQUEST_URI\x00/deepthought\x00,What is the answer to life?",
 		err: scgi.ErrOddStrings},
-	{id: "SCG-10 terminator @", in: strings.Replace(spec, ",", "@", 1), err: scgi.ErrTerminator},
-	{id: "SCG-11 space", in: " :", err: scgi.ErrLength},
-	{id: "SCG-11 letter", in: "A:", err: scgi.ErrLength},
-	{id: "SCG-11 minus", in: "-5:", err: scgi.ErrLength},
-	{id: "SCG-11 colon first", in: ":", err: scgi.ErrLength},
-	{id: "SCG-11 leading zero", in: "070:" + spec[3:], err: scgi.ErrLength},
-	{id: "SCG-11 leading zeros", in: "00:,", err: scgi.ErrLength},
-	{id: "SCG-11 no colon in 20 bytes", in: "12345678901234567890:", err: scgi.ErrLength},
-	{id: "SCG-11 19 digits is a length", in: "9999999999999999999:", tooLarge: 9999999999999999999},
-	{id: "SCG-12 oversized", in: "999999999:" + strings.Repeat("x", 100), tooLarge: 999999999},
-	{id: "SCG-12 one over the limit", in: "65537:", tooLarge: 65537},
-	{id: "SCG-13 EOF in length", in: "70", err: io.ErrUnexpectedEOF},
-	{id: "SCG-13 EOF in header block", in: spec[:40], err: io.ErrUnexpectedEOF},
-	{id: "SCG-13 EOF before the comma", in: spec[:len(specHeader)-1], err: io.ErrUnexpectedEOF},
-	{id: "SCG-15 empty block", in: "0:,", err: scgi.ErrNoContentLength},
-	{id: "SCG-17 latin-1 value", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00HTTP_X_L1\x00caf\xe9\x00"),
+	{id: "terminator @ for ,", in: strings.Replace(spec, ",", "@", 1), err: scgi.ErrTerminator},
+	{id: "length a space", in: " :", err: scgi.ErrLength},
+	{id: "length a letter", in: "A:", err: scgi.ErrLength},
+	{id: "length negative", in: "-5:", err: scgi.ErrLength},
+	{id: "length empty, colon first", in: ":", err: scgi.ErrLength},
+	{id: "length with a leading zero", in: "070:" + spec[3:], err: scgi.ErrLength},
+	{id: "length of zeros", in: "00:,", err: scgi.ErrLength},
+	{id: "no colon in 20 bytes", in: "12345678901234567890:", err: scgi.ErrLength},
+	{id: "19 digits is a length", in: "9999999999999999999:", tooLarge: 9999999999999999999},
+	{id: "oversized block", in: "999999999:" + strings.Repeat("x", 100), tooLarge: 999999999},
+	{id: "one over the limit", in: "65537:", tooLarge: 65537},
+	{id: "EOF in length", in: "70", err: io.ErrUnexpectedEOF},
+	{id: "EOF in header block", in: spec[:40], err: io.ErrUnexpectedEOF},
+	{id: "EOF before the comma", in: spec[:len(specHeader)-1], err: io.ErrUnexpectedEOF},
+	{id: "empty block", in: "0:,", err: scgi.ErrNoContentLength},
+	{id: "latin-1 value", in: ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00HTTP_X_L1\x00caf\xe9\x00"),
 		want: []scgi.Param{{"CONTENT_LENGTH", "0"}, {"SCGI", "1"}, {"HTTP_X_L1", "caf\xe9"}}},
 	{id: "no input", in: "", err: io.EOF},
 }
@@ -143,7 +144,7 @@ func TestReadHeaderDuplicateName(t *testing.T) {
 func TestReadHeader(t *testing.T) {
 	for _, tt := range scgCases {
 		t.Run(tt.id, func(t *testing.T) {
-			// SCG-14: the same result whatever the reads deliver.
+			// The same result whatever the reads deliver.
 			for _, mode := range []string{"whole", "byte at a time"} {
 				var src io.Reader = strings.NewReader(tt.in)
 				if mode != "whole" {
@@ -197,8 +198,8 @@ func checkResult(t *testing.T, mode string, tt scgCase, h scgi.Header, err error
 	}
 }
 
-// TestReadHeaderSCG14Split: SCG-14, the spec request split in two at every byte.
-func TestReadHeaderSCG14Split(t *testing.T) {
+// TestReadHeaderSplit: the spec request split in two at every byte.
+func TestReadHeaderSplit(t *testing.T) {
 	for i := range len(spec) {
 		br := bufio.NewReader(io.MultiReader(strings.NewReader(spec[:i]), strings.NewReader(spec[i:])))
 		h, err := scgi.ReadHeader(br, 0)
@@ -208,10 +209,10 @@ func TestReadHeaderSCG14Split(t *testing.T) {
 	}
 }
 
-// TestReadHeaderSCG13Truncated: SCG-13, every proper prefix of a header ends in
+// TestReadHeaderTruncated: every proper prefix of a header ends in
 // io.ErrUnexpectedEOF (io.EOF for the empty one), never in a hang or a
 // header.
-func TestReadHeaderSCG13Truncated(t *testing.T) {
+func TestReadHeaderTruncated(t *testing.T) {
 	for i := range len(specHeader) {
 		_, err := scgi.ReadHeader(bufio.NewReader(strings.NewReader(spec[:i])), 0)
 		want := io.ErrUnexpectedEOF
@@ -235,9 +236,9 @@ func (r *countingReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestReadHeaderSCG12TooLarge: SCG-12, an oversized length is refused before
-// the block is read or allocated.
-func TestReadHeaderSCG12TooLarge(t *testing.T) {
+// TestReadHeaderTooLarge: an oversized length is refused before the block
+// is read or allocated.
+func TestReadHeaderTooLarge(t *testing.T) {
 	tests := []struct {
 		name string
 		max  int
@@ -293,15 +294,15 @@ func TestAppendHeader(t *testing.T) {
 		params []scgi.Param
 		want   string
 	}{
-		{"SCG-01 spec example", 27, specParams[2:], specHeader},
+		{"spec example", 27, specParams[2:], specHeader},
 		{"CONTENT_LENGTH and SCGI among params are left out", 27, specParams, specHeader},
-		{"SCG-15 nothing but the required pair", 0, nil, "24:CONTENT_LENGTH\x000\x00SCGI\x001\x00,"},
-		{"SCG-07 empty value kept, empty name left out", 0,
+		{"nothing but the required pair", 0, nil, "24:CONTENT_LENGTH\x000\x00SCGI\x001\x00,"},
+		{"empty value kept, empty name left out", 0,
 			[]scgi.Param{{"QUERY_STRING", ""}, {"", "v"}, {"A\x00B", "v"}, {"C", "x\x00y"}},
 			ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00QUERY_STRING\x00\x00")},
-		{"SCG-17 bytes kept", 0, []scgi.Param{{"HTTP_X_L1", "caf\xe9"}},
+		{"bytes kept", 0, []scgi.Param{{"HTTP_X_L1", "caf\xe9"}},
 			ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00HTTP_X_L1\x00caf\xe9\x00")},
-		{"SCG-06 a repeated name after its first left out, HTTP_* kept", 0,
+		{"a repeated name after its first left out, HTTP_* kept", 0,
 			[]scgi.Param{{"FOO", "a"}, {"HTTP_X", "1"}, {"FOO", "b"}, {"HTTP_X", "2"}},
 			ns("CONTENT_LENGTH\x000\x00SCGI\x001\x00FOO\x00a\x00HTTP_X\x001\x00HTTP_X\x002\x00")},
 	}

@@ -20,18 +20,20 @@
 //     connection before they have all come, the program reads what came and
 //     then end of file, and the request is stopped as an abort.
 //   - The response is the pipeline's gateway form, which nginx, Apache and
-//     lighttpd all parse; an NPH program's status line becomes a Status
-//     field (SCG-16). When the program left part of the body unread, the
-//     server closes its side and drains the rest for up to two seconds
-//     before closing: a close with unread bytes resets the connection, and
-//     the web server, still sending, would lose the response.
+//     lighttpd all parse (SCGI does not specify the response); an NPH
+//     program's status line becomes a Status field. When the program left
+//     part of the body unread, the server closes its side and drains the
+//     rest for up to two seconds before closing: a close with unread bytes
+//     resets the connection, and the web server, still sending, would lose
+//     the response.
 //
 // Parameters reach the program as sent — the web server's own variables
 // (nginx scgi_param, Apache SetEnv, lighttpd setenv) and SCGI=1 included —
-// and their values are bytes (SCG-17); the pipeline still never passes
-// HTTP_PROXY. CONTENT_LENGTH frames the body and is always sent; when it
-// is 0 the program gets no CONTENT_LENGTH, as RFC 3875 §4.1.2 wants for a
-// request without a body and as the FastCGI and HTTP front-ends give it.
+// and their values are bytes, ISO-8859-1 included; the pipeline still never
+// passes HTTP_PROXY. CONTENT_LENGTH frames the body and is always sent;
+// when it is 0 the program gets no CONTENT_LENGTH, as RFC 3875 §4.1.2 wants
+// for a request without a body and as the FastCGI and HTTP front-ends give
+// it.
 //
 // HTTP_* names are the one exception to unique names: nginx before 1.23
 // sends a request header field that occurs on several lines as one

@@ -182,9 +182,9 @@ func request(body string, params ...string) string {
 	return string(scgi.AppendHeader(nil, int64(len(body)), ps)) + body
 }
 
-// TestSCG01SpecExample: SCG-01, the spec's request, its CGI variables and
-// body, and the response in gateway form followed by the close.
-func TestSCG01SpecExample(t *testing.T) {
+// TestSpecExample: SCGI protocol.txt's example request, its CGI variables
+// and body, and the response in gateway form followed by the close (§2).
+func TestSpecExample(t *testing.T) {
 	rec := &recorder{response: "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n42"}
 	ts := startServer(t, handler.Config{App: rec.app()}, scgi.Config{})
 	got := do(t, ts.addr, spec, false)
@@ -209,7 +209,7 @@ func TestSCG01SpecExample(t *testing.T) {
 	}
 }
 
-// TestRejects: every SCG- row that the codec refuses closes the connection
+// TestRejects: every header case that the codec refuses closes the connection
 // with nothing sent, runs no program and logs one line with the reason.
 func TestRejects(t *testing.T) {
 	rec := &recorder{response: "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nran"}
@@ -278,10 +278,10 @@ func TestReadHeaderTimeout(t *testing.T) {
 	}
 }
 
-// TestSCG13TruncatedBody: SCG-13, the web server closes the connection one byte
-// short of CONTENT_LENGTH: the program reads the 26 bytes that came and
-// then an error, and nothing hangs.
-func TestSCG13TruncatedBody(t *testing.T) {
+// TestTruncatedBody: the web server closes the connection one byte short
+// of CONTENT_LENGTH: the program reads the 26 bytes that came and then an
+// error, and nothing hangs.
+func TestTruncatedBody(t *testing.T) {
 	rec := &recorder{response: "Content-Type: text/plain\r\n\r\nok"}
 	ts := startServer(t, handler.Config{App: rec.app()}, scgi.Config{})
 	do(t, ts.addr, spec[:len(spec)-1], true)
@@ -299,8 +299,8 @@ func TestSCG13TruncatedBody(t *testing.T) {
 	}
 }
 
-// TestSCG14ByteAtATime: SCG-14, the spec request written one byte per write.
-func TestSCG14ByteAtATime(t *testing.T) {
+// TestByteAtATime: the spec request written one byte per write.
+func TestByteAtATime(t *testing.T) {
 	rec := &recorder{response: "Content-Type: text/plain\r\n\r\n42"}
 	ts := startServer(t, handler.Config{App: rec.app()}, scgi.Config{})
 	c := dial(t, ts.addr)
@@ -318,9 +318,9 @@ func TestSCG14ByteAtATime(t *testing.T) {
 	}
 }
 
-// TestEnviron: how header params become the CGI environment: SCG-06
-// repeated names, SCG-17 raw bytes, and SCRIPT_NAME and PATH_INFO for web
-// servers that send neither.
+// TestEnviron: how header params become the CGI environment: repeated
+// HTTP_* names, raw bytes, and SCRIPT_NAME and PATH_INFO for web servers
+// that send neither.
 func TestEnviron(t *testing.T) {
 	rec := &recorder{response: "Content-Type: text/plain\r\n\r\n"}
 	ts := startServer(t, handler.Config{App: rec.app()}, scgi.Config{})
@@ -330,19 +330,19 @@ func TestEnviron(t *testing.T) {
 		params []string
 		want   map[string]string
 	}{
-		{"SCG-06 HTTP_COOKIE three times, as nginx 1.22 sends it",
+		{"HTTP_COOKIE three times, as nginx 1.22 sends it",
 			[]string{"HTTP_COOKIE", "a=1", "HTTP_COOKIE", "b=2", "HTTP_COOKIE", "c=3"},
 			map[string]string{"HTTP_COOKIE": "a=1; b=2; c=3"}},
-		{"SCG-06 other HTTP_* joined with comma",
+		{"other HTTP_* joined with comma",
 			[]string{"HTTP_ACCEPT", "text/html", "HTTP_ACCEPT", "text/plain"},
 			map[string]string{"HTTP_ACCEPT": "text/html, text/plain"}},
-		{"SCG-06 HTTP_X_FOO twice, apart, as nginx 1.22 sends X-Foo, X-Other, X-Foo",
+		{"HTTP_X_FOO twice, apart, as nginx 1.22 sends X-Foo, X-Other, X-Foo",
 			[]string{"HTTP_X_FOO", "a", "HTTP_X_OTHER", "o", "HTTP_X_FOO", "b"},
 			map[string]string{"HTTP_X_FOO": "a, b", "HTTP_X_OTHER": "o"}},
 		{"the web server's own variables (scgi_param, SetEnv)",
 			[]string{"FOO", "bar", "HTTPS", "on", "proxy-scgi-pathinfo", "1", "EMPTY", ""},
 			map[string]string{"FOO": "bar", "HTTPS": "on", "proxy-scgi-pathinfo": "1", "EMPTY": ""}},
-		{"SCG-17 latin-1 bytes", []string{"HTTP_X_L1", "caf\xe9"}, map[string]string{"HTTP_X_L1": "caf\xe9"}},
+		{"latin-1 bytes", []string{"HTTP_X_L1", "caf\xe9"}, map[string]string{"HTTP_X_L1": "caf\xe9"}},
 		{"httpoxy", []string{"HTTP_PROXY", "http://evil/"}, map[string]string{"HTTP_PROXY": unset}},
 		{"nginx: PATH_INFO from DOCUMENT_URI",
 			[]string{"REQUEST_URI", "/a%20b/c.sh/x?q=1", "DOCUMENT_URI", "/a b/c.sh/x"},
@@ -408,7 +408,7 @@ func TestContentLength(t *testing.T) {
 		{"GET, no body", request("", "REQUEST_METHOD", "GET"), unset},
 		{"POST, empty body", request("", "REQUEST_METHOD", "POST", "HTTP_CONTENT_LENGTH", "0"), unset},
 		{"POST, a body", request("abc", "REQUEST_METHOD", "POST"), "3"},
-		{"SCG-01 spec example", spec, "27"},
+		{"spec example", spec, "27"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -429,9 +429,9 @@ func TestContentLength(t *testing.T) {
 	}
 }
 
-// TestSCG16NPH: SCG-16, a non-parsed-header program's status line reaches the
-// web server as a Status field.
-func TestSCG16NPH(t *testing.T) {
+// TestNPH: a non-parsed-header program's status line reaches the web
+// server as a Status field (SCGI does not specify the response format).
+func TestNPH(t *testing.T) {
 	app := appFunc(func(_ context.Context, _ *handler.Call, w io.Writer) error {
 		_, err := io.WriteString(w, "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n\r\ngone")
 		return err
