@@ -193,6 +193,12 @@ type Result struct {
 	BodyBytes int64
 	// Err is why the request failed, or nil.
 	Err error
+	// Aborted is set when the response was cut short after its header
+	// went out: a program stopped mid-body by a timeout, or a client that
+	// went away. The front-end must not end such a response the way it
+	// ends a complete one (the HTTP front-end drops the connection
+	// without the last chunk).
+	Aborted bool
 }
 
 // Causes of a context ending early, distinguished in the log and status.
@@ -427,6 +433,13 @@ func (s *serve) send(resp *Response, out *bufio.Reader) {
 			s.act.touch()
 		}
 		if err == io.EOF {
+			if s.ctx.Err() != nil {
+				// The output ended because the program was stopped (a
+				// timeout, the client gone), not because it was complete.
+				fl.stop()
+				s.fail(s.cause(nil))
+				return
+			}
 			break
 		}
 		if err != nil {
@@ -498,6 +511,7 @@ func (s *serve) clientGone(err error) {
 	s.cancel(errClientGone)
 	s.result.Err = fmt.Errorf("%w: %v", errClientGone, err)
 	s.reason = s.result.Err
+	s.result.Aborted = s.headersSent
 }
 
 // fail ends the request with an error: the error page when no header was
@@ -507,7 +521,11 @@ func (s *serve) fail(err error) {
 	if s.cancel != nil {
 		s.cancel(errBadResponse)
 	}
-	if errors.Is(err, errClientGone) || s.headersSent {
+	if s.headersSent {
+		s.result.Aborted = true
+		return
+	}
+	if errors.Is(err, errClientGone) {
 		return
 	}
 	st := s.h.errorStatus(err)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -258,4 +259,33 @@ func TestRecordOverLimitPanics(t *testing.T) {
 		}
 	}()
 	appendRecord(nil, typeStdout, 1, make([]byte, maxContent+1))
+}
+
+// stallHead writes its head and then nothing until its request is stopped.
+type stallHead string
+
+func (a stallHead) Start(ctx context.Context, _ *handler.Call) (handler.Run, error) {
+	r := &holding{ctx: ctx}
+	return &fixed{Reader: io.MultiReader(strings.NewReader(string(a)), r)}, nil
+}
+
+// TestAbortedResponse: a response cut short by a timeout after its header
+// gets no END_REQUEST: its connection is reset, so that the web server
+// sees it incomplete.
+func TestAbortedResponse(t *testing.T) {
+	addr, _ := serve(t, handler.Config{App: stallHead("Content-Type: text/plain\r\n\r\npartial"), Timeout: 300 * time.Millisecond}, Config{})
+	c := dial(t, addr)
+	c.send(get(1, flagKeepConn))
+	for {
+		h, content, err := c.next()
+		if err != nil {
+			if !errors.Is(err, syscall.ECONNRESET) {
+				t.Fatalf("the connection ended with %v, want a reset", err)
+			}
+			break
+		}
+		if h.Type == typeEndRequest {
+			t.Fatalf("END_REQUEST % x for a response cut short", content)
+		}
+	}
 }

@@ -61,6 +61,11 @@
 // stop the request's program (its process group is killed and reaped);
 // END_REQUEST carries the program's exit status as appStatus (−1, that is
 // 0xFFFFFFFF, when a signal ended it) wherever the connection still lives.
+// A response cut short after its header (the program stopped by a timeout)
+// gets no END_REQUEST when it is the connection's one request: the
+// connection is reset instead (over TCP; a unix socket can only close),
+// so that the web server sees the response incomplete rather than end it
+// as whole.
 package fastcgi
 
 import (
@@ -731,6 +736,9 @@ func (c *conn) start(r *request) error {
 	go func() {
 		defer c.reqsDone.Done()
 		res := c.s.cfg.Handler.Serve(r.ctx, req, rw)
+		if res.Aborted && c.abort(r) {
+			return
+		}
 		c.end(r, uint32(int32(res.Exit.Code)), statusRequestComplete)
 	}()
 	return nil
@@ -789,6 +797,39 @@ func (c *conn) end(r *request, appStatus uint32, protocolStatus uint8) {
 	if c.write(b, true) == nil && closeConn {
 		c.closeAfter()
 	}
+}
+
+// abort ends r, whose response was cut short after its header (a timeout,
+// a failed write), without END_REQUEST: the connection is reset after what
+// was written so far, which is the one way FastCGI has to tell a web
+// server that a response is incomplete (nginx then logs an upstream error
+// and does not end the client's response as whole).
+// It does so only when r is the connection's one request, and reports
+// whether it did; a request multiplexed with others ends with END_REQUEST
+// rather than take its neighbours down.
+func (c *conn) abort(r *request) bool {
+	c.mu.Lock()
+	alone := c.reqs[r.id] == r && len(c.reqs) == 1
+	if alone {
+		delete(c.reqs, r.id)
+		c.closing = true
+	}
+	c.mu.Unlock()
+	if !alone {
+		return false
+	}
+	c.release(r)
+	r.stdout.flushPending()
+	c.wmu.Lock()
+	c.bw.Flush()
+	c.wmu.Unlock()
+	// nginx without fastcgi_keep_conn takes a close for the end of a
+	// response; a reset it cannot (TCP only: a unix socket has none).
+	if tc, ok := c.rwc.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	c.rwc.Close()
+	return true
 }
 
 // write writes records to the connection, flushing when asked. Writes of

@@ -175,7 +175,7 @@ func (s *Server) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 		}
 		return
 	}
-	body := &trackedBody{r: r.Body}
+	body := &trackedBody{r: r.Body, length: r.ContentLength}
 	req := &handler.Request{
 		Env: s.environ(r),
 		ID:  strconv.FormatUint(s.ids.Add(1), 10),
@@ -187,8 +187,19 @@ func (s *Server) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 		// header write.
 		nethttp.NewResponseController(w).EnableFullDuplex()
 	}
-	s.cfg.Handler.Serve(r.Context(), req, &responseWriter{w: w, software: s.cfg.ServerSoftware})
-	if req.Body != nil && !body.eof.Load() {
+	rw := &responseWriter{w: w, software: s.cfg.ServerSoftware}
+	if req.Body != nil {
+		rw.body = body
+	}
+	res := s.cfg.Handler.Serve(r.Context(), req, rw)
+	if res.Aborted && res.Status > 0 {
+		// The response was cut short: end the connection without the
+		// last chunk, so that the client sees it incomplete rather than
+		// a short body that looks whole. What was written goes out first.
+		nethttp.NewResponseController(w).Flush()
+		panic(nethttp.ErrAbortHandler)
+	}
+	if req.Body != nil && !body.done() {
 		// A program that did not read its whole body may have left a stdin
 		// pump blocked in Read; end that read so the connection can close.
 		nethttp.NewResponseController(w).SetReadDeadline(time.Now())
@@ -271,23 +282,29 @@ func hostPort(host string) (name, port string) {
 
 // trackedBody notes whether the request body was read to its end.
 type trackedBody struct {
-	r   io.Reader
-	eof atomic.Bool
+	r      io.Reader
+	length int64 // the body's Content-Length, or -1
+	read   atomic.Int64
+	eof    atomic.Bool
 }
 
 func (b *trackedBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
-	if err == io.EOF {
+	if b.read.Add(int64(n)) == b.length || err == io.EOF {
 		b.eof.Store(true)
 	}
 	return n, err
 }
+
+// done reports whether the whole body has been read.
+func (b *trackedBody) done() bool { return b.eof.Load() }
 
 // responseWriter is the handler.ResponseWriter of an HTTP request: the
 // origin form, written by net/http, which adds Date.
 type responseWriter struct {
 	w        nethttp.ResponseWriter
 	software string
+	body     *trackedBody // the request's body, or nil when it has none
 }
 
 func (rw *responseWriter) WriteHeader(st handler.Status, h *handler.Headers) error {
@@ -297,6 +314,13 @@ func (rw *responseWriter) WriteHeader(st handler.Status, h *handler.Headers) err
 	}
 	if !h.Has("Server") {
 		dst.Set("Server", rw.software)
+	}
+	if rw.body != nil && !rw.body.done() {
+		// The program answers before it has read its whole body, and
+		// net/http will close the connection rather than read what is
+		// left: say so, or a client reusing the connection for its next
+		// request finds it closed under it.
+		dst.Set("Connection", "close")
 	}
 	rw.w.WriteHeader(st.Code)
 	return nil

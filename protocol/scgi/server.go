@@ -352,7 +352,19 @@ func (c *conn) serve(ctx context.Context) {
 	if err != nil && res.Err == nil {
 		c.srv.log.Warn("response not delivered", "remote", remoteAddr(c.nc), "error", err)
 	}
-	if unread := c.finish(b, err == nil); unread > 0 && err == nil {
+	// An aborted response must not end with the FIN of a whole one.
+	unread := c.finish(b, err == nil && !res.Aborted)
+	switch {
+	case res.Aborted:
+		// The response was cut short after its header: SCGI ends a
+		// response by closing, so only a reset tells the web server that
+		// this one is incomplete (nginx then logs the upstream error
+		// rather than end the client's response as whole). A unix
+		// socket has no reset; there the close ends it.
+		if tc, ok := c.nc.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+	case unread > 0 && err == nil:
 		c.linger(unread)
 	}
 	c.releaseReader()
