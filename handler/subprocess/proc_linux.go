@@ -1,27 +1,105 @@
 package subprocess
 
 import (
+	"os/exec"
+	"runtime"
+	"sync"
 	"syscall"
 	"unsafe"
 )
+
+// setParentDeath makes the kernel SIGKILL the child when gatewayd dies,
+// however it dies (PR_SET_PDEATHSIG).
+//
+// The signal fires when the thread that started the child ends, not the
+// process (go.dev/issue/27505), and the runtime ends a thread when a
+// goroutine locked to it (runtime.LockOSThread) exits without unlocking it.
+// Nothing in gatewayd does that today, but a library user or a later
+// dependency may, and the thread that ran a request's goroutine may be any
+// thread. So children are started from a starter: one goroutine locked to
+// its thread from the first Start to Close, which no other goroutine can
+// run on and so none can end; Close ends it, and a child still running
+// then dies with it. Only the child itself gets the signal: what it
+// started lives on, in its process group, unless the service manager kills
+// the lot (systemd's KillMode=control-group, the default, does). A program
+// that is set-user-ID or has file capabilities loses the setting when it is
+// executed.
+func setParentDeath(attr *syscall.SysProcAttr) { attr.Pdeathsig = syscall.SIGKILL }
+
+// starter starts children from one locked thread; see setParentDeath.
+type starter struct {
+	once sync.Once
+	reqs chan startReq // to loop; closed by close
+	done chan struct{} // closed when loop returns
+}
+
+type startReq struct {
+	cmd *exec.Cmd
+	err chan<- error
+}
+
+// start runs cmd.Start on the starter's thread.
+func (s *starter) start(cmd *exec.Cmd) error {
+	s.once.Do(func() {
+		s.reqs, s.done = make(chan startReq), make(chan struct{})
+		go s.loop()
+	})
+	errc := make(chan error, 1)
+	s.reqs <- startReq{cmd, errc}
+	return <-errc
+}
+
+func (s *starter) loop() {
+	defer close(s.done)
+	// Never unlocked: when loop returns the thread ends, and with it (by
+	// their parent-death signal) any child still running.
+	runtime.LockOSThread()
+	for req := range s.reqs {
+		req.err <- req.cmd.Start()
+	}
+}
+
+// close ends the starter's goroutine. No start may follow it.
+func (s *starter) close() {
+	s.once.Do(func() {}) // a starter never used has nothing to end
+	if s.reqs != nil {
+		close(s.reqs)
+		<-s.done
+	}
+}
 
 // waitExited blocks until the process pid has exited, without reaping it.
 // While it stays a zombie its pid, and so its process group id, cannot be
 // reused, which makes it safe to signal the group afterwards.
 func waitExited(pid int) error {
+	_, err := waitid(pid, syscall.WEXITED)
+	return err
+}
+
+// exited reports, without waiting and without reaping it, whether the
+// process pid has exited.
+func exited(pid int) (bool, error) {
+	return waitid(pid, syscall.WEXITED|syscall.WNOHANG)
+}
+
+// waitid calls waitid(P_PID, pid, …, options|WNOWAIT) and reports whether
+// the process had a state to report.
+func waitid(pid int, options int) (bool, error) {
 	const (
 		pPID    = 1         // P_PID
 		wNowait = 0x1000000 // WNOWAIT
 	)
-	var info [128]byte // siginfo_t
+	var info [128]byte // siginfo_t; si_signo, first, is SIGCHLD when pid had a state to report
 	for {
 		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid),
-			uintptr(unsafe.Pointer(&info[0])), syscall.WEXITED|wNowait, 0, 0)
-		if errno != syscall.EINTR {
-			if errno != 0 {
-				return errno
-			}
-			return nil
+			uintptr(unsafe.Pointer(&info[0])), uintptr(options|wNowait), 0, 0)
+		switch errno {
+		case syscall.EINTR:
+			continue
+		case 0:
+			return *(*int32)(unsafe.Pointer(&info[0])) == int32(syscall.SIGCHLD), nil
+		default:
+			return false, errno
 		}
 	}
 }

@@ -3,15 +3,19 @@
 package subprocess
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"syscall"
+	"time"
 )
 
 // setGroup makes the child the leader of a new process group, so that a
-// timeout or a client abort can signal everything it started.
+// timeout or a client abort can signal everything it started, and where the
+// system can, has it killed when gatewayd dies.
 func setGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	setParentDeath(cmd.SysProcAttr)
 }
 
 // signalGroup sends sig to the process group led by pid. A group that is
@@ -44,8 +48,8 @@ func exitSignal(ps interface{ Sys() any }) string {
 // parent writes (stdin), else it reads (stdout, stderr).
 func childPipe(toChild bool) (parent, child *os.File, err error) {
 	var p [2]int
-	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
-		return nil, nil, os.NewSyscallError("pipe2", err)
+	if err := pipeCloexec(&p); err != nil {
+		return nil, nil, err
 	}
 	pfd, cfd := p[0], p[1]
 	if toChild {
@@ -57,4 +61,37 @@ func childPipe(toChild bool) (parent, child *os.File, err error) {
 		return nil, nil, os.NewSyscallError("setnonblock", err)
 	}
 	return os.NewFile(uintptr(pfd), "|0"), os.NewFile(uintptr(cfd), "|1"), nil
+}
+
+// wakeRead makes a Read of f that is blocked, or the next one, return at
+// once with an error.
+func wakeRead(f *os.File) { f.SetReadDeadline(time.Now()) }
+
+// readAvailable reads what the pipe f holds without waiting for more: io.EOF
+// when it holds nothing. It works whatever f's read deadline.
+func readAvailable(f *os.File, b []byte) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	var rerr error
+	if err := rc.Control(func(fd uintptr) {
+		// The parent's end of the pipe is non-blocking (childPipe).
+		for {
+			n, rerr = syscall.Read(int(fd), b)
+			if rerr != syscall.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return 0, err
+	}
+	switch {
+	case rerr == syscall.EAGAIN || n == 0 && rerr == nil:
+		return 0, io.EOF
+	case rerr != nil:
+		return 0, os.NewSyscallError("read", rerr)
+	}
+	return n, nil
 }

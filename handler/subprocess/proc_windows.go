@@ -3,13 +3,18 @@ package subprocess
 // Windows has no process groups that can be signalled and no SIGTERM. What
 // stands in for them here:
 //
-//   - The group is a Job object. The child starts as the root of a new
-//     console process group (CREATE_NEW_PROCESS_GROUP). The first time its
-//     group is signalled, a job is created with
-//     JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE and the child and every process
+//   - The group is a Job object. The child starts suspended
+//     (CREATE_SUSPENDED) as the root of a new console process group
+//     (CREATE_NEW_PROCESS_GROUP), is assigned to a job of its own made with
+//     JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE, and only then resumed, so that
+//     every process it starts is in the job too. Only gatewayd holds the
+//     job's handle, so when gatewayd ends, however it ends, the system
+//     closes the handle and kills the job: its programs die with it. If the
+//     job cannot be made, the child runs without one until its group is
+//     first signalled; a job is made then for the child and every process
 //     descended from it (found by parent id, and created after its parent,
-//     so that a reused id is not taken for a descendant) are assigned to
-//     it; whatever they start from then on is in the job too.
+//     so that a reused id is not taken for a descendant), and one whose own
+//     parent exited earlier is not found and escapes.
 //   - SIGTERM, the polite request, is CTRL_BREAK_EVENT sent to the child's
 //     console process group while the child still runs: a console program
 //     either handles it or is ended by the default handler, as a program is
@@ -18,25 +23,24 @@ package subprocess
 //     just the grace period.
 //   - SIGKILL is TerminateJobObject: the child and all of its job end at
 //     once, with exit status 1. The job's handle is then closed.
-//   - waitExited waits on the process handle. Like a zombie's pid, a
-//     Windows process id is not reused while a handle to the process is
-//     open, and os/exec holds one until Wait.
+//   - waitExited and exited wait on the process handle. Like a zombie's
+//     pid, a Windows process id is not reused while a handle to the process
+//     is open, and os/exec holds one until Wait.
+//   - A process cannot leave a job that does not allow breakaway, and this
+//     one does not, so what keeps a program's stdout open after it exited
+//     dies when the job is killed; ending the output without it (wakeRead,
+//     readAvailable) is the fallback for a child that runs without a job.
 //
-// The job is made when the group is first signalled: when the pipeline
-// stops the program, or after the program has exited, when the runner kills
-// what it left behind. Until then nothing holds the program's descendants
-// together, so one whose own parent exited earlier (its parent id then
-// names no process) is not found and escapes. Creating the job at start,
-// with the child created suspended (CREATE_SUSPENDED) and resumed once in
-// its job, would close that gap and make gatewayd's own death end its
-// programs; it needs a hook after exec.Cmd.Start that the runner does not
-// have.
+// A gatewayd killed between creating a child and resuming it leaves that
+// child suspended, never having run.
 //
 // Only the standard library's syscall is used: the job calls come from
 // kernel32.dll directly rather than from golang.org/x/sys/windows.
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"sync"
@@ -51,6 +55,12 @@ var (
 	procAssignProcessToJobObject = kernel32.NewProc("AssignProcessToJobObject")
 	procTerminateJobObject       = kernel32.NewProc("TerminateJobObject")
 	procGenerateConsoleCtrlEvent = kernel32.NewProc("GenerateConsoleCtrlEvent")
+	procThread32First            = kernel32.NewProc("Thread32First")
+	procThread32Next             = kernel32.NewProc("Thread32Next")
+	procOpenThread               = kernel32.NewProc("OpenThread")
+	procResumeThread             = kernel32.NewProc("ResumeThread")
+	procPeekNamedPipe            = kernel32.NewProc("PeekNamedPipe")
+	procCancelIoEx               = kernel32.NewProc("CancelIoEx")
 )
 
 const (
@@ -59,6 +69,8 @@ const (
 	jobObjectExtendedLimitInfo     = 9      // JobObjectExtendedLimitInformation
 	jobObjectLimitKillOnJobClose   = 0x2000 // JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
 	killedExitCode                 = 1      // the exit status of a terminated job
+	createSuspended                = 0x4    // CREATE_SUSPENDED
+	threadSuspendResume            = 0x0002 // THREAD_SUSPEND_RESUME
 )
 
 // jobObjectExtendedLimitInformation is JOBOBJECT_EXTENDED_LIMIT_INFORMATION.
@@ -80,8 +92,8 @@ type jobObjectExtendedLimitInformation struct {
 	PeakJobMemoryUsed       uintptr
 }
 
-// jobs holds the job of each child whose group has been signalled, by the
-// child's pid, until the group is killed.
+// jobs holds the job of each child, by the child's pid, until its group is
+// killed.
 var jobs = struct {
 	sync.Mutex
 	m map[int]syscall.Handle
@@ -89,9 +101,97 @@ var jobs = struct {
 
 // setGroup makes the child the root of a new console process group, the
 // unit CTRL_BREAK_EVENT is sent to. It also keeps the child out of the
-// Ctrl+C of gatewayd's console, as a new process group does on POSIX.
+// Ctrl+C of gatewayd's console, as a new process group does on POSIX. The
+// child starts suspended: starter.start resumes it once it is in its job.
 func setGroup(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{CreationFlags: syscall.CREATE_NEW_PROCESS_GROUP}
+	cmd.SysProcAttr = &syscall.SysProcAttr{CreationFlags: syscall.CREATE_NEW_PROCESS_GROUP | createSuspended}
+}
+
+// starter starts children in jobs of their own.
+type starter struct{}
+
+// start starts cmd, suspended by setGroup, puts it in a new job and resumes
+// it. A child that cannot be resumed is killed and reaped.
+func (*starter) start(cmd *exec.Cmd) error {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	pid := cmd.Process.Pid
+	if job, err := newJob(); err == nil {
+		if assign(job, pid) {
+			jobs.Lock()
+			jobs.m[pid] = job
+			jobs.Unlock()
+		} else {
+			syscall.CloseHandle(job)
+		}
+	}
+	if err := resume(pid); err != nil {
+		signalGroup(pid, sigKill)
+		cmd.Process.Kill()
+		cmd.Wait()
+		return fmt.Errorf("resume: %w", err)
+	}
+	return nil
+}
+
+func (*starter) close() {}
+
+// assign puts the process pid in job.
+func assign(job syscall.Handle, pid int) bool {
+	h, err := syscall.OpenProcess(processSetQuota|syscall.PROCESS_TERMINATE, false, uint32(pid))
+	if err != nil {
+		return false
+	}
+	defer syscall.CloseHandle(h)
+	r, _, _ := procAssignProcessToJobObject.Call(uintptr(job), uintptr(h))
+	return r != 0
+}
+
+// threadEntry32 is THREADENTRY32.
+type threadEntry32 struct {
+	Size           uint32
+	Usage          uint32
+	ThreadID       uint32
+	OwnerProcessID uint32
+	BasePri        int32
+	DeltaPri       int32
+	Flags          uint32
+}
+
+// resume resumes the threads of the process pid; os/exec does not keep the
+// handle of its first thread, so they are found in a snapshot.
+func resume(pid int) error {
+	snap, err := syscall.CreateToolhelp32Snapshot(syscall.TH32CS_SNAPTHREAD, 0)
+	if err != nil {
+		return err
+	}
+	defer syscall.CloseHandle(snap)
+	e := threadEntry32{Size: uint32(unsafe.Sizeof(threadEntry32{}))}
+	resumed := 0
+	r, _, err := procThread32First.Call(uintptr(snap), uintptr(unsafe.Pointer(&e)))
+	for ; r != 0; r, _, err = procThread32Next.Call(uintptr(snap), uintptr(unsafe.Pointer(&e))) {
+		if e.OwnerProcessID != uint32(pid) {
+			continue
+		}
+		h, _, oerr := procOpenThread.Call(threadSuspendResume, 0, uintptr(e.ThreadID))
+		if h == 0 {
+			return oerr
+		}
+		n, _, rerr := procResumeThread.Call(h)
+		syscall.CloseHandle(syscall.Handle(h))
+		if uint32(n) == ^uint32(0) { // (DWORD)-1
+			return rerr
+		}
+		resumed++
+	}
+	if resumed == 0 {
+		if err == nil || err == syscall.ERROR_NO_MORE_FILES {
+			err = errors.New("subprocess: no thread to resume")
+		}
+		return err
+	}
+	return nil
 }
 
 // The two steps of stopping a group; signalGroup says what they mean here.
@@ -251,6 +351,40 @@ func waitExited(pid int) error {
 		return err
 	}
 	return nil
+}
+
+// exited reports, without waiting, whether the process pid has exited.
+func exited(pid int) (bool, error) {
+	h, err := syscall.OpenProcess(syscall.SYNCHRONIZE, false, uint32(pid))
+	if err != nil {
+		return false, err
+	}
+	defer syscall.CloseHandle(h)
+	ev, err := syscall.WaitForSingleObject(h, 0)
+	switch ev {
+	case syscall.WAIT_OBJECT_0:
+		return true, nil
+	case syscall.WAIT_TIMEOUT:
+		return false, nil
+	}
+	return false, err
+}
+
+// wakeRead makes a Read of f that is blocked return at once with an error,
+// as far as the system can cancel it (CancelIoEx).
+func wakeRead(f *os.File) {
+	procCancelIoEx.Call(f.Fd(), 0)
+}
+
+// readAvailable reads what the pipe f holds without waiting for more: io.EOF
+// when it holds nothing.
+func readAvailable(f *os.File, b []byte) (int, error) {
+	var avail uint32
+	r, _, _ := procPeekNamedPipe.Call(f.Fd(), 0, 0, 0, uintptr(unsafe.Pointer(&avail)), 0)
+	if r == 0 || avail == 0 || len(b) == 0 {
+		return 0, io.EOF
+	}
+	return f.Read(b[:min(len(b), int(avail))])
 }
 
 // exitSignal names the signal that ended a process: none on Windows, where

@@ -22,3 +22,10 @@ func TestJobLimitLayout(t *testing.T) {
 		t.Errorf("size = %d, want %d", size, wantSize)
 	}
 }
+
+// TestThreadEntryLayout: the struct matches THREADENTRY32.
+func TestThreadEntryLayout(t *testing.T) {
+	if size := unsafe.Sizeof(threadEntry32{}); size != 28 {
+		t.Errorf("size = %d, want 28", size)
+	}
+}

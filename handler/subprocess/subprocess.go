@@ -11,6 +11,28 @@
 // response ends with its program, and a program that wants to leave a
 // daemon behind must start it in a session of its own (setsid).
 //
+// A response ends when its program's stdout reaches EOF, which it does not
+// while something the program left behind holds stdout open (a shell
+// script's "sleep 100 &" inherits it). So once the program itself has
+// exited (noticed within a grace period of quiet output), its output gets a
+// further grace period without output to end; if it does not, whatever is
+// left in the program's process group is killed with SIGKILL, and the
+// response ends with everything read so far. A process that left the group
+// and still holds stdout after one more grace period cannot be killed by
+// group: the output is ended without it, from what the pipe holds. Either
+// way one warning names the group. Noticing that a program has exited but
+// not been reaped needs waitid's WNOWAIT (Linux), kqueue (macOS and the
+// BSDs) or a process handle (Windows); elsewhere, such a request keeps its
+// slot until it is stopped, and what a program leaves in its group lives
+// on.
+//
+// Stop stops every program at once, for a daemon that must exit now. On
+// Linux and FreeBSD a child also gets SIGKILL when gatewayd dies, however it
+// dies (the parent-death signal); on Windows every child runs in a job
+// object that ends with gatewayd. Elsewhere, and on Linux and FreeBSD for
+// what a child started itself, the service manager has to end them
+// (systemd's default KillMode=control-group does).
+//
 // The number of children is bounded; requests over the bound wait in a
 // bounded queue for at most a queue timeout and then get 503 (the cause is
 // handler.ErrOverloaded).
@@ -51,7 +73,8 @@ type Config struct {
 	// gets 503. Default: 10s.
 	QueueTimeout time.Duration
 	// KillGrace is the time between SIGTERM and SIGKILL when a child is
-	// stopped. Default: 2s.
+	// stopped. It is also how long the output of a program that has exited
+	// may go quiet before what holds it open is killed. Default: 2s.
 	KillGrace time.Duration
 	// MaxStderr bounds the bytes of a child's stderr written to the log per
 	// request; the rest is counted and dropped. Default: 64 KiB.
@@ -97,12 +120,18 @@ type Runner struct {
 	pumps sync.WaitGroup // stdin pumps still blocked on a request body
 
 	devNull *os.File // the stdin of children without a body, opened once
+	starter starter  // starts every child
+
+	halt     chan struct{} // closed by Stop: every child is stopped, no more start
+	haltOnce sync.Once
+	stopMu   sync.Mutex // serialises Stop, which owns held
+	held     int        // slots Stop has taken for good
 }
 
 // New returns a Runner with the given configuration.
 func New(cfg Config) *Runner {
 	cfg = cfg.withDefaults()
-	r := &Runner{cfg: cfg, slots: make(chan struct{}, cfg.MaxChildren)}
+	r := &Runner{cfg: cfg, slots: make(chan struct{}, cfg.MaxChildren), halt: make(chan struct{})}
 	// Opened once rather than by os/exec for every child; if it cannot be,
 	// os/exec opens it itself.
 	r.devNull, _ = os.Open(os.DevNull)
@@ -119,8 +148,45 @@ func (r *Runner) Limits() (maxChildren, maxQueue int) {
 // and releases what the Runner holds. No Start may follow it.
 func (r *Runner) Close() {
 	r.pumps.Wait()
+	r.starter.close()
 	if r.devNull != nil {
 		r.devNull.Close()
+	}
+}
+
+// errStopped is the cause of the 503 a request gets once Stop was called.
+var errStopped = errors.New("subprocess: stopping")
+
+// Stop stops every program still running as a cancelled request stops it:
+// SIGTERM to its process group, SIGKILL after KillGrace. Requests waiting
+// for a slot, and every Start from now on, get 503. Stop returns once every
+// program has exited and been reaped — that is, once the pipeline has read
+// what it wrote and called Wait — or returns ctx's error when ctx ends
+// first, as it does when a client that stopped reading holds up a response;
+// its programs are still killed.
+func (r *Runner) Stop(ctx context.Context) error {
+	r.haltOnce.Do(func() { close(r.halt) })
+	r.stopMu.Lock()
+	defer r.stopMu.Unlock()
+	// A slot comes back when its child has been reaped.
+	for ; r.held < r.cfg.MaxChildren; r.held++ {
+		select {
+		case r.slots <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("subprocess: stop: %d programs not reaped: %w",
+				r.cfg.MaxChildren-r.held, ctx.Err())
+		}
+	}
+	return nil
+}
+
+// stopping reports whether Stop was called.
+func (r *Runner) stopping() bool {
+	select {
+	case <-r.halt:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -130,6 +196,9 @@ func (r *Runner) acquire(ctx context.Context) error {
 	case r.slots <- struct{}{}:
 		return nil
 	default:
+	}
+	if r.stopping() {
+		return &handler.Error{Status: http.StatusServiceUnavailable, Err: errStopped}
 	}
 	if r.waiting.Add(1) > int64(r.cfg.MaxQueue) {
 		r.waiting.Add(-1)
@@ -145,6 +214,8 @@ func (r *Runner) acquire(ctx context.Context) error {
 	case <-t.C:
 		return &handler.Error{Status: http.StatusServiceUnavailable,
 			Err: fmt.Errorf("%w: no slot free within %v", handler.ErrOverloaded, r.cfg.QueueTimeout)}
+	case <-r.halt:
+		return &handler.Error{Status: http.StatusServiceUnavailable, Err: errStopped}
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
@@ -159,6 +230,11 @@ func (r *Runner) Start(ctx context.Context, c *handler.Call) (handler.Run, error
 	}
 	if err := r.acquire(ctx); err != nil {
 		return nil, err
+	}
+	if r.stopping() {
+		// Stop came while this request waited; the slot is for Stop.
+		r.release()
+		return nil, &handler.Error{Status: http.StatusServiceUnavailable, Err: errStopped}
 	}
 	run, err := r.start(ctx, c)
 	if err != nil {
@@ -212,7 +288,7 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 		defer stdinR.Close()
 	}
 
-	err = cmd.Start()
+	err = r.starter.start(cmd)
 	// The child holds its own copies of these ends now.
 	stdoutW.Close()
 	stderrW.Close()
@@ -234,6 +310,7 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 	p := &run{
 		r:       r,
 		cmd:     cmd,
+		log:     log,
 		stdout:  stdoutR,
 		stderr:  stderrR,
 		exited:  make(chan struct{}),
@@ -241,6 +318,10 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 		logDone: make(chan struct{}),
 		tail:    newTail(stderrTail),
 	}
+	p.mu.Lock()
+	p.stateAt = time.Now()
+	p.watch = time.AfterFunc(r.cfg.KillGrace, p.checkLeftovers)
+	p.mu.Unlock()
 	go p.relayStderr(log, c.Stderr, r.cfg.MaxStderr)
 	if stdinW != nil {
 		r.pumps.Add(1)
@@ -261,25 +342,130 @@ func pump(w *os.File, body io.Reader) {
 }
 
 // run is one running child. The pipeline reads stdout and then calls Wait;
-// relayStderr and stopOnCancel run beside it and end by themselves.
+// relayStderr and stopOnCancel run beside it and end by themselves, and
+// checkLeftovers runs on a timer until Wait.
 type run struct {
 	r      *Runner
 	cmd    *exec.Cmd
+	log    hclog.Logger
 	stdout *os.File // read by the pipeline
 	stderr *os.File // read by logStderr
 
 	exited  chan struct{} // closed once the child has exited; no signal is sent after it
 	stopped chan struct{} // closed when stopOnCancel returns
 	logDone chan struct{} // closed when relayStderr returns
-	killed  atomic.Bool   // the context ended the child
+	killed  atomic.Bool   // the context or Stop ended the child
+	halted  atomic.Bool   // Stop ended the child
+
+	waitingSince atomic.Int64 // UnixNano since when a Read has waited for output, or 0 outside Read
+	ended        atomic.Bool  // checkLeftovers ended the output: Read returns what the pipe holds, then io.EOF
+
+	mu       sync.Mutex  // held by checkLeftovers; guards the fields below
+	watch    *time.Timer // runs checkLeftovers
+	reaping  bool        // Wait has begun: the group may no longer be signalled from the watch
+	leftover leftover    // how far checkLeftovers has gone
+	stateAt  time.Time   // when leftover last changed, or the start
 
 	tail *tail // the end of stderr; written by relayStderr, read after logDone
 }
 
-func (p *run) Read(b []byte) (int, error) { return p.stdout.Read(b) }
+// leftover is what checkLeftovers found of a program that exited while its
+// stdout stayed open.
+type leftover int
+
+const (
+	leftoverNone   leftover = iota // the program runs, or its output ended by itself
+	leftoverExited                 // it exited and stdout stays open
+	leftoverKilled                 // the rest of its group was killed
+	leftoverEnded                  // stdout still stayed open: the output was ended
+)
+
+// Read reads the program's stdout. Once checkLeftovers has ended the output
+// it returns only what the pipe still holds, then io.EOF. Output that ends
+// because Stop ended the program is not complete: its end is a 503 error,
+// not io.EOF, as the pipeline cannot tell otherwise.
+func (p *run) Read(b []byte) (int, error) {
+	n, err := p.read(b)
+	if err == io.EOF && p.halted.Load() {
+		return n, &handler.Error{Status: http.StatusServiceUnavailable, Err: errStopped}
+	}
+	return n, err
+}
+
+func (p *run) read(b []byte) (int, error) {
+	if p.ended.Load() {
+		return readAvailable(p.stdout, b)
+	}
+	p.waitingSince.Store(time.Now().UnixNano())
+	n, err := p.stdout.Read(b)
+	p.waitingSince.Store(0)
+	if n > 0 {
+		return n, nil
+	}
+	if err != nil && err != io.EOF && p.ended.Load() {
+		return readAvailable(p.stdout, b) // woken by checkLeftovers
+	}
+	return n, err
+}
+
+// checkLeftovers runs each time the output has been quiet for KillGrace,
+// until Wait. Quiet means the pipeline has waited in Read that long: while
+// it is busy elsewhere, writing to a slow client say, the output has not
+// been given a chance to end. Once the program has exited and its stdout has
+// stayed open and quiet for another KillGrace, checkLeftovers kills what is
+// left in the program's group, which then closes stdout; if stdout stays
+// open and quiet for one more KillGrace, a process outside the group holds
+// it, and the output is ended here.
+func (p *run) checkLeftovers() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reaping {
+		return
+	}
+	grace := p.r.cfg.KillGrace
+	now := time.Now()
+	since := p.waitingSince.Load()
+	if since == 0 {
+		p.watch.Reset(grace)
+		return
+	}
+	quiet := min(now.Sub(time.Unix(0, since)), now.Sub(p.stateAt))
+	if quiet < grace {
+		p.watch.Reset(grace - quiet)
+		return
+	}
+	pid := p.cmd.Process.Pid
+	switch p.leftover {
+	case leftoverNone:
+		done, err := exited(pid)
+		if errors.Is(err, errors.ErrUnsupported) {
+			return // nothing to watch for here
+		}
+		if !done {
+			p.watch.Reset(grace)
+			return
+		}
+		p.leftover = leftoverExited
+	case leftoverExited:
+		// The program is a zombie until Wait, which cannot begin while mu
+		// is held: its group id is still its own.
+		signalGroup(pid, sigKill)
+		p.leftover = leftoverKilled
+	case leftoverKilled:
+		p.leftover = leftoverEnded
+		p.ended.Store(true)
+		wakeRead(p.stdout)
+	case leftoverEnded:
+		// A Read still waits: it began before ended was set, on a system
+		// that cannot wake a Read that had not begun (Windows).
+		wakeRead(p.stdout)
+	}
+	p.stateAt = now
+	p.watch.Reset(grace)
+}
 
 // stopOnCancel stops the child's process group when ctx ends before the
-// child does: SIGTERM, then SIGKILL after grace.
+// child does, or Stop is called: SIGTERM, then SIGKILL after grace.
 func (p *run) stopOnCancel(ctx context.Context, grace time.Duration) {
 	defer close(p.stopped)
 	pid := p.cmd.Process.Pid
@@ -287,6 +473,8 @@ func (p *run) stopOnCancel(ctx context.Context, grace time.Duration) {
 	case <-p.exited:
 		return
 	case <-ctx.Done():
+	case <-p.r.halt:
+		p.halted.Store(true)
 	}
 	p.killed.Store(true)
 	signalGroup(pid, sigTerm)
@@ -303,6 +491,17 @@ func (p *run) stopOnCancel(ctx context.Context, grace time.Duration) {
 // it left in its process group, reaps it and collects its stderr.
 func (p *run) Wait() handler.Exit {
 	pid := p.cmd.Process.Pid
+	p.mu.Lock()
+	p.reaping = true
+	p.watch.Stop()
+	left := p.leftover
+	p.mu.Unlock()
+	switch left {
+	case leftoverKilled:
+		p.log.Warn("program exited but processes it left in its group kept stdout open; killed them", "pgid", pid)
+	case leftoverEnded:
+		p.log.Warn("program exited but a process outside its group kept stdout open; killed its group and ended the output", "pgid", pid)
+	}
 	zombie := waitExited(pid) == nil
 	if zombie {
 		// Until it is reaped its group id cannot be reused, so the group
