@@ -64,7 +64,13 @@ With PROGRAM, every request runs PROGRAM with ARGs. With --root DIR, each
 request runs the executable script its URL path names inside DIR; the rest
 of the path is PATH_INFO. With neither, the built-in demo app answers.
 
-ADDR is HOST:PORT, unix:PATH or fd:N (an inherited listening socket).`,
+ADDR is HOST:PORT, unix:PATH or fd:N (an inherited listening socket).
+
+SIGTERM or SIGINT stops gatewayd: it stops accepting and lets the requests
+in flight finish, for at most --timeout and 5s more. A second SIGTERM or
+SIGINT cuts that short: the programs still running are stopped (SIGTERM,
+then SIGKILL after --kill-grace) and gatewayd exits with status 1. SIGHUP is
+logged and ignored (it does not end gatewayd).`,
 		Example: `  gatewayd serve --http 127.0.0.1:8080 --root ./cgi-bin
   gatewayd serve --fastcgi unix:/run/gatewayd/fastcgi.sock --root /usr/lib/cgi-bin
   gatewayd serve --fastcgi 127.0.0.1:9000 /usr/lib/git-core/git-http-backend`,
@@ -125,6 +131,11 @@ func newLogger(o serveOptions, w io.Writer) (hclog.Logger, error) {
 }
 
 // serve runs the daemon until SIGINT or SIGTERM, then drains it.
+//
+// Signals are handled here and nowhere else: the first SIGINT or SIGTERM
+// starts the drain, a second one cuts it short (see drain), a third one ends
+// the process at once. SIGHUP, where there is one, is logged and ignored
+// until configuration reload exists.
 func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writer) error {
 	log, err := newLogger(o, stderr)
 	if err != nil {
@@ -163,8 +174,10 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 		return err
 	}
 
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	stopSignals := make(chan os.Signal, 2)
+	signal.Notify(stopSignals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(stopSignals)
+	defer ignoreHangup(log)()
 	what := "the demo app"
 	switch {
 	case o.root != "":
@@ -205,7 +218,7 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 				for _, b := range listeners {
 					b.l.Close()
 				}
-				shutdown(running, o, log)
+				drain(running, runner, o, log, nil)
 				return err
 			}
 			built[b.p.name] = fe
@@ -222,24 +235,79 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down: finishing requests in flight")
+	case sig := <-stopSignals:
+		log.Info("shutting down: finishing requests in flight", "signal", sig)
 	case err = <-errc:
 		log.Error("listener failed; shutting down", "error", err)
 	}
-	stop() // a second signal kills the process
-	shutdown(running, o, log)
+	if cut := drain(running, runner, o, log, stopSignals); cut != nil {
+		err = cut
+	}
 	wg.Wait()
+	if errors.Is(err, errDrainCut) {
+		return err
+	}
 	log.Info("stopped")
 	return err
 }
 
-// shutdown stops every front-end, letting requests in flight finish within
-// the longest a request may take.
-func shutdown(running []frontend, o serveOptions, log hclog.Logger) {
-	drain, cancel := context.WithTimeout(context.Background(), o.timeout+5*time.Second)
+// errDrainCut is why gatewayd exits with status 1 after a second signal.
+var errDrainCut = errors.New("serve: drain cut short by a second signal")
+
+// drain stops every front-end at once and lets the requests in flight
+// finish, for at most the longest a request may take and 5s more. A signal
+// on cut ends the drain at once: the front-ends close their connections
+// and every program still running is stopped, and drain returns
+// errDrainCut, already logged. Whichever way the drain ends, no program is
+// left running when it returns, unless a program's pipeline cannot finish
+// its response within the kill grace and 10s more (a client that stopped
+// reading); then the failure is logged and its program, which has been
+// sent SIGKILL, is left to be reaped by whoever inherits it.
+func drain(running []frontend, runner *subprocess.Runner, o serveOptions, log hclog.Logger, cut chan os.Signal) error {
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout+5*time.Second)
 	defer cancel()
-	for _, fe := range running {
-		if err := fe.Shutdown(drain); err != nil {
-			log.Warn("requests still running at the end of the drain", "error", err)
+	errs := make([]error, len(running))
+	var wg sync.WaitGroup
+	for i, fe := range running {
+		wg.Go(func() { errs[i] = fe.Shutdown(ctx) })
+	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+
+	var sig os.Signal
+	select {
+	case <-done:
+	case <-ctx.Done(): // the deadline
+	case sig = <-cut:
+		// From here a further signal ends the process at once.
+		signal.Stop(cut)
+		log.Warn("second signal: stopping the requests in flight now", "signal", sig)
+		cancel()
+	}
+	if runner != nil {
+		// After a whole drain nothing runs any more. After a cut or at the
+		// deadline, FastCGI and SCGI close their connections, which stops
+		// their requests' programs, but net/http's Shutdown leaves its
+		// requests running: every program still running is stopped here.
+		stop, cancelStop := context.WithTimeout(context.Background(), o.killGrace+10*time.Second)
+		defer cancelStop()
+		if err := runner.Stop(stop); err != nil {
+			log.Error("programs not reaped after the drain", "error", err)
 		}
 	}
+	<-done
+	if sig != nil {
+		log.Error("drain cut short by a second signal: requests in flight were stopped", "signal", sig)
+		return loggedError{errDrainCut}
+	}
+	for _, err := range errs {
+		if err != nil {
+			log.Warn("requests still running at the end of the drain were stopped", "error", err)
+			break
+		}
+	}
+	return nil
 }
