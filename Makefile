@@ -29,6 +29,11 @@ check:
 build:
 	$(GO) build -o gatewayd ./cmd/gatewayd
 
+## soak: the soak test at full size (10,000 requests and faults through HTTP, FastCGI and SCGI; the short form runs in test).
+.PHONY: soak
+soak: peers
+	GATEWAYD_INTEGRATION=1 GATEWAYD_SOAK=full $(GO) test -race -count=1 -run TestSoak -timeout 30m ./integration
+
 ## bench: the benchmarks, with figures (the nginx comparisons run each load once, for GATEWAYD_BENCH_SECONDS).
 bench:
 	@integration/install-peers.sh bench
