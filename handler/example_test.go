@@ -3,6 +3,7 @@ package handler_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -98,4 +99,21 @@ func ExampleExecutable() {
 	// Output:
 	// false
 	// true
+}
+
+// A Server that stands in front of the pipeline: it counts the requests
+// and their statuses, and a front-end takes it where it takes a *Handler.
+func ExampleServerFunc() {
+	h, _ := handler.New(handler.Config{App: output("Content-Type: text/plain\r\n\r\nok")})
+	counts := map[int]int{}
+	var counted handler.Server = handler.ServerFunc(func(ctx context.Context, req *handler.Request, w handler.ResponseWriter) handler.Result {
+		res := h.Serve(ctx, req, w)
+		counts[res.Status]++
+		return res
+	})
+	for range 3 {
+		counted.Serve(context.Background(), request(), handler.NewGatewayWriter(io.Discard))
+	}
+	fmt.Println(counts)
+	// Output: map[200:3]
 }

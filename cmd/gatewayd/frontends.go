@@ -28,7 +28,7 @@ type frontend interface {
 
 // frontendEnv is what a front-end is built from.
 type frontendEnv struct {
-	handler  *handler.Handler
+	handler  handler.Server
 	opts     serveOptions
 	software string
 	log      hclog.Logger

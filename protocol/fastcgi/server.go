@@ -91,8 +91,9 @@ import (
 
 // Config configures a Server. Zero fields take their defaults.
 type Config struct {
-	// Handler runs the requests. Required.
-	Handler *handler.Handler
+	// Handler runs the requests: the pipeline (*handler.Handler), or
+	// whatever stands in front of it. Required.
+	Handler handler.Server
 	// MaxConns bounds the connections served at once (FCGI_MAX_CONNS);
 	// more wait to be accepted. Default: 1024.
 	MaxConns int
@@ -155,7 +156,7 @@ const lingerTimeout = 2 * time.Second
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("fastcgi: server closed")
 
-// Server serves FastCGI connections through a handler.Handler.
+// Server serves FastCGI connections through a handler.Server.
 type Server struct {
 	cfg     Config
 	allowed []net.IP

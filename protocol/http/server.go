@@ -69,8 +69,9 @@ import (
 
 // Config configures a Server. Zero fields take their defaults.
 type Config struct {
-	// Handler runs the requests. Required.
-	Handler *handler.Handler
+	// Handler runs the requests: the pipeline (*handler.Handler), or
+	// whatever stands in front of it. Required.
+	Handler handler.Server
 	// ServerSoftware is SERVER_SOFTWARE and the Server response header.
 	// Default: "gatewayd".
 	ServerSoftware string
@@ -90,7 +91,7 @@ type Config struct {
 	Logger hclog.Logger
 }
 
-// Server serves HTTP/1.1 through a handler.Handler.
+// Server serves HTTP/1.1 through a handler.Server.
 type Server struct {
 	cfg Config
 	srv *nethttp.Server

@@ -84,8 +84,9 @@ import (
 // Config configures a Server. Zero fields take the default their comment
 // gives.
 type Config struct {
-	// Handler runs the requests. Required.
-	Handler *handler.Handler
+	// Handler runs the requests: the pipeline (*handler.Handler), or
+	// whatever stands in front of it. Required.
+	Handler handler.Server
 	// MaxHeaderBytes bounds a request's header block, the content of its
 	// netstring; a longer one is refused before any of it is read.
 	// Default: 64 KiB (DefaultMaxHeaderBytes).
@@ -125,7 +126,7 @@ var ErrServerClosed = errors.New("scgi: Server closed")
 // errBodyClosed is what a body read gets once its request is over.
 var errBodyClosed = errors.New("scgi: body read after the request ended")
 
-// Server serves SCGI through a handler.Handler: one goroutine per
+// Server serves SCGI through a handler.Server: one goroutine per
 // connection, one request per connection.
 type Server struct {
 	cfg   Config
