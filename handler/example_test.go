@@ -117,3 +117,36 @@ func ExampleServerFunc() {
 	fmt.Println(counts)
 	// Output: map[200:3]
 }
+
+// splitApp answers with the SCRIPT_NAME and PATH_INFO it was given.
+type splitApp struct{}
+
+func (splitApp) Start(_ context.Context, c *handler.Call) (handler.Run, error) {
+	return &fixedRun{Reader: strings.NewReader("Content-Type: text/plain\r\n\r\n" +
+		"SCRIPT_NAME=" + c.Env["SCRIPT_NAME"] + " PATH_INFO=" + c.Env["PATH_INFO"])}, nil
+}
+
+// A Mux of two mounts: each request goes to the longest prefix that
+// matches whole segments, which moves from PATH_INFO to SCRIPT_NAME.
+func ExampleNewMux() {
+	var mounts []handler.Mount
+	for _, prefix := range []string{"/", "/git"} {
+		h, _ := handler.New(handler.Config{App: splitApp{}})
+		mounts = append(mounts, handler.Mount{Prefix: prefix, Handler: h})
+	}
+	m, err := handler.NewMux(mounts, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, path := range []string{"/git/info/refs", "/gitweb"} {
+		req := &handler.Request{Env: environ.Environ{"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1", "PATH_INFO": path}}
+		var out strings.Builder
+		m.Serve(context.Background(), req, handler.NewGatewayWriter(&out))
+		_, body, _ := strings.Cut(out.String(), "\r\n\r\n")
+		fmt.Println(path, "→", body)
+	}
+	// Output:
+	// /git/info/refs → SCRIPT_NAME=/git PATH_INFO=/info/refs
+	// /gitweb → SCRIPT_NAME= PATH_INFO=/gitweb
+}

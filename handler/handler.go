@@ -99,6 +99,9 @@ type Handler struct {
 	root string          // Root resolved through symlinks
 	log  hclog.Logger
 	ids  atomic.Uint64
+
+	// Set by NewMux before the first request, when the Handler is a mount.
+	mux *Mux // routes local redirects, which may leave the mount
 }
 
 // New returns a Handler for cfg.
@@ -312,6 +315,9 @@ func (s *serve) run(parent context.Context, body io.Reader) {
 			return
 		}
 		env, in = next, http.NoBody
+		if s.h.mux != nil {
+			s.h = s.h.mux.pick(env) // the redirect may lead to another mount
+		}
 	}
 }
 
