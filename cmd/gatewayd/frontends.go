@@ -13,7 +13,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"gatewayd/handler"
-	"gatewayd/handler/subprocess"
 	"gatewayd/protocol/fastcgi"
 	gwhttp "gatewayd/protocol/http"
 	"gatewayd/protocol/scgi"
@@ -32,7 +31,7 @@ type frontendEnv struct {
 	opts     serveOptions
 	software string
 	log      hclog.Logger
-	runner   *subprocess.Runner // nil for in-process apps
+	maxReqs  int // the programs that may run or queue at once; 0 when unbounded
 }
 
 // protocol describes one front-end of `gatewayd serve`.
@@ -74,10 +73,7 @@ var protocols = []protocol{
 				MaxBody:       e.opts.maxBody,
 				Logger:        e.log.Named("fastcgi"),
 			}
-			if e.runner != nil {
-				children, queue := e.runner.Limits()
-				cfg.MaxReqs = children + queue
-			}
+			cfg.MaxReqs = e.maxReqs
 			if addrs := os.Getenv("FCGI_WEB_SERVER_ADDRS"); addrs != "" {
 				cfg.WebServerAddrs = strings.Split(addrs, ",")
 			}
@@ -98,6 +94,16 @@ var protocols = []protocol{
 		},
 		closed: func(err error) bool { return errors.Is(err, scgi.ErrServerClosed) },
 	},
+}
+
+// protocolNamed returns the front-end called name, or nil.
+func protocolNamed(name string) *protocol {
+	for i := range protocols {
+		if protocols[i].name == name {
+			return &protocols[i]
+		}
+	}
+	return nil
 }
 
 func listenerFlags() string {

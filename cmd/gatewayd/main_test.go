@@ -43,8 +43,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// daemon is a gatewayd process started by a test.
-type daemon struct {
+// gatewayProc is a gatewayd process started by a test.
+type gatewayProc struct {
 	cmd  *exec.Cmd
 	url  string // the first listener's URL
 	mu   sync.Mutex
@@ -58,7 +58,7 @@ var urlRE = regexp.MustCompile(`url"?[=:]"?(http://[^ "]+)`)
 
 // start runs cmd (a gatewayd process in its own process group) and waits
 // for it to log the URL it serves on.
-func start(t *testing.T, cmd *exec.Cmd) *daemon {
+func start(t *testing.T, cmd *exec.Cmd) *gatewayProc {
 	t.Helper()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()
@@ -68,7 +68,7 @@ func start(t *testing.T, cmd *exec.Cmd) *daemon {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{cmd: cmd, exited: make(chan struct{})}
+	d := &gatewayProc{cmd: cmd, exited: make(chan struct{})}
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -97,17 +97,17 @@ func start(t *testing.T, cmd *exec.Cmd) *daemon {
 	return d
 }
 
-func (d *daemon) log() string {
+func (d *gatewayProc) log() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.logs.String()
 }
 
 // signal sends sig to the daemon's process group.
-func (d *daemon) signal(sig syscall.Signal) { syscall.Kill(-d.cmd.Process.Pid, sig) }
+func (d *gatewayProc) signal(sig syscall.Signal) { syscall.Kill(-d.cmd.Process.Pid, sig) }
 
 // stop ends the daemon with SIGTERM and returns its exit error.
-func (d *daemon) stop(t *testing.T) error {
+func (d *gatewayProc) stop(t *testing.T) error {
 	select {
 	case <-d.exited:
 		return d.exitErr
@@ -118,7 +118,7 @@ func (d *daemon) stop(t *testing.T) error {
 }
 
 // wait waits for the daemon to exit and returns its exit error.
-func (d *daemon) wait(t *testing.T) error {
+func (d *gatewayProc) wait(t *testing.T) error {
 	select {
 	case <-d.exited:
 	case <-time.After(30 * time.Second):
@@ -129,7 +129,7 @@ func (d *daemon) wait(t *testing.T) error {
 	return d.exitErr
 }
 
-func serveRoot(t *testing.T, root string, flags ...string) *daemon {
+func serveRoot(t *testing.T, root string, flags ...string) *gatewayProc {
 	args := append([]string{"serve", "--http", "127.0.0.1:0", "--root", root}, flags...)
 	return start(t, exec.Command(binary, args...))
 }

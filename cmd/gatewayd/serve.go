@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
-	"runtime"
-	"sync"
 	"syscall"
 	"time"
 
@@ -18,7 +15,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"gatewayd/handler"
-	"gatewayd/handler/demo"
 	"gatewayd/handler/subprocess"
 )
 
@@ -141,173 +137,63 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	software := "gatewayd/" + gatewayVersion()
-	cfg := handler.Config{
-		Root:           o.root,
-		Timeout:        o.timeout,
-		HeaderTimeout:  o.headerTimeout,
-		IdleTimeout:    o.idleTimeout,
-		MaxBody:        o.maxBody,
-		Strict:         o.strict,
-		ServerSoftware: software,
-		Logger:         log.Named("handler"),
-	}
-	var runner *subprocess.Runner
-	switch {
-	case o.root != "" || len(program) > 0:
-		runner = subprocess.New(subprocess.Config{
-			MaxChildren:  o.maxChildren,
-			MaxQueue:     o.maxQueue,
-			QueueTimeout: o.queueTimeout,
-			KillGrace:    o.killGrace,
-		})
-		defer runner.Close()
-		cfg.App = runner
-		if len(program) > 0 {
-			cfg.Program, cfg.Args = program[0], program[1:]
-		}
-	default:
-		cfg.App = demo.App{}
-	}
-	h, err := handler.New(cfg)
-	if err != nil {
-		return err
-	}
-
 	stopSignals := make(chan os.Signal, 2)
 	signal.Notify(stopSignals, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(stopSignals)
 	defer ignoreHangup(log)()
-	what := "the demo app"
-	switch {
-	case o.root != "":
-		what = "scripts under " + o.root
-	case len(program) > 0:
-		what = program[0]
-	}
-	// Every listener is opened before any is served: a bad ADDR stops the
-	// start-up with nothing running.
-	type bound struct {
-		p *protocol
-		l net.Listener
-	}
-	var listeners []bound
-	for i := range protocols {
-		for _, addr := range o.listen[protocols[i].name] {
-			l, err := listen(addr, protocols[i].unixMode)
-			if err != nil {
-				for _, b := range listeners {
-					b.l.Close()
-				}
-				return err
-			}
-			listeners = append(listeners, bound{&protocols[i], l})
-		}
-	}
 
-	env := frontendEnv{handler: h, opts: o, software: software, log: log, runner: runner}
-	built := map[string]frontend{}
-	var running []frontend
-	errc := make(chan error, len(listeners))
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for _, b := range listeners {
-		fe, ok := built[b.p.name]
-		if !ok {
-			if fe, err = b.p.build(env); err != nil {
-				for _, b := range listeners {
-					b.l.Close()
-				}
-				drain(running, runner, o, log, nil)
-				return err
-			}
-			built[b.p.name] = fe
-			running = append(running, fe)
+	d := newDaemon(o, log, "gatewayd/"+gatewayVersion())
+	if err := d.Start(flagPlan(o, program)); err != nil {
+		if cut := d.drain(nil); cut != nil {
+			return cut
 		}
-		log.Info("serving "+what, "url", listenURL(b.p.scheme, b.l), "cpus", runtime.NumCPU())
-		wg.Go(func() {
-			if err := fe.Serve(b.l); err != nil && !b.p.closed(err) {
-				errc <- fmt.Errorf("serve %s: %w", b.l.Addr(), err)
-			}
-		})
+		return err
 	}
-
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down: finishing requests in flight")
 	case sig := <-stopSignals:
 		log.Info("shutting down: finishing requests in flight", "signal", sig)
-	case err = <-errc:
+	case err = <-d.errc:
 		log.Error("listener failed; shutting down", "error", err)
 	}
-	if cut := drain(running, runner, o, log, stopSignals); cut != nil {
-		err = cut
-	}
-	wg.Wait()
-	if errors.Is(err, errDrainCut) {
-		return err
+	if cut := d.drain(stopSignals); cut != nil {
+		return cut
 	}
 	log.Info("stopped")
 	return err
 }
 
-// errDrainCut is why gatewayd exits with status 1 after a second signal.
-var errDrainCut = errors.New("serve: drain cut short by a second signal")
-
-// drain stops every front-end at once and lets the requests in flight
-// finish, for at most the longest a request may take and 5s more. A signal
-// on cut ends the drain at once: the front-ends close their connections
-// and every program still running is stopped, and drain returns
-// errDrainCut, already logged. Whichever way the drain ends, no program is
-// left running when it returns, unless a program's pipeline cannot finish
-// its response within the kill grace and 10s more (a client that stopped
-// reading); then the failure is logged and its program, which has been
-// sent SIGKILL, is left to be reaped by whoever inherits it.
-func drain(running []frontend, runner *subprocess.Runner, o serveOptions, log hclog.Logger, cut chan os.Signal) error {
-	ctx, cancel := context.WithTimeout(context.Background(), o.timeout+5*time.Second)
-	defer cancel()
-	errs := make([]error, len(running))
-	var wg sync.WaitGroup
-	for i, fe := range running {
-		wg.Go(func() { errs[i] = fe.Shutdown(ctx) })
-	}
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
-
-	var sig os.Signal
-	select {
-	case <-done:
-	case <-ctx.Done(): // the deadline
-	case sig = <-cut:
-		// From here a further signal ends the process at once.
-		signal.Stop(cut)
-		log.Warn("second signal: stopping the requests in flight now", "signal", sig)
-		cancel()
-	}
-	if runner != nil {
-		// After a whole drain nothing runs any more. After a cut or at the
-		// deadline, FastCGI and SCGI close their connections, which stops
-		// their requests' programs, but net/http's Shutdown leaves its
-		// requests running: every program still running is stopped here.
-		stop, cancelStop := context.WithTimeout(context.Background(), o.killGrace+10*time.Second)
-		defer cancelStop()
-		if err := runner.Stop(stop); err != nil {
-			log.Error("programs not reaped after the drain", "error", err)
+// flagPlan is the plan the command line describes: its listeners, and one
+// mount at "/" serving PROGRAM, the scripts under --root, or the demo app.
+func flagPlan(o serveOptions, program []string) plan {
+	var p plan
+	for i := range protocols {
+		for _, addr := range o.listen[protocols[i].name] {
+			p.listen = append(p.listen, listenSpec{protocols[i].name, addr})
 		}
 	}
-	<-done
-	if sig != nil {
-		log.Error("drain cut short by a second signal: requests in flight were stopped", "signal", sig)
-		return loggedError{errDrainCut}
-	}
-	for _, err := range errs {
-		if err != nil {
-			log.Warn("requests still running at the end of the drain were stopped", "error", err)
-			break
+	m := mountPlan{prefix: "/", what: "the demo app", handler: handler.Config{
+		Root:          o.root,
+		Timeout:       o.timeout,
+		HeaderTimeout: o.headerTimeout,
+		IdleTimeout:   o.idleTimeout,
+		MaxBody:       o.maxBody,
+		Strict:        o.strict,
+	}}
+	if o.root != "" || len(program) > 0 {
+		m.runner = &subprocess.Config{
+			MaxChildren:  o.maxChildren,
+			MaxQueue:     o.maxQueue,
+			QueueTimeout: o.queueTimeout,
+			KillGrace:    o.killGrace,
+		}
+		m.what = "scripts under " + o.root
+		if len(program) > 0 {
+			m.handler.Program, m.handler.Args = program[0], program[1:]
+			m.what = program[0]
 		}
 	}
-	return nil
+	p.mounts = []mountPlan{m}
+	return p
 }

@@ -19,7 +19,7 @@ import (
 )
 
 // waitLog waits for the daemon's log to hold want.
-func (d *daemon) waitLog(t *testing.T, want string) {
+func (d *gatewayProc) waitLog(t *testing.T, want string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(d.log(), want) {

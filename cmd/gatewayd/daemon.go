@@ -1,0 +1,370 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"gatewayd/handler"
+	"gatewayd/handler/demo"
+	"gatewayd/handler/subprocess"
+)
+
+// plan is a whole deployment as the daemon runs it: what the command line
+// describes, or a configuration file with the command line over it.
+type plan struct {
+	listen []listenSpec // in the order they open
+	mounts []mountPlan
+}
+
+// listenSpec is one listener: a front-end's protocol and an ADDR.
+type listenSpec struct{ protocol, address string }
+
+// mountPlan is one mount: its pipeline's configuration, without App and
+// Logger, and its runner's, nil for the demo app.
+type mountPlan struct {
+	prefix  string
+	handler handler.Config
+	runner  *subprocess.Config
+	what    string // what it serves, for the log
+}
+
+// deployment is what a plan builds: a handler and a runner per mount
+// behind one handler.Server. Requests in flight hold it (active) so that a
+// reload closes it only once they are done.
+type deployment struct {
+	server  handler.Server
+	runners []*subprocess.Runner
+	maxReqs int            // the programs it may run or queue at once, over all mounts; 0 when unbounded
+	active  sync.WaitGroup // requests being served by it
+}
+
+// build makes the deployment of p. Nothing runs until it serves.
+func build(p plan, software string, log hclog.Logger) (*deployment, error) {
+	d := &deployment{}
+	var mounts []handler.Mount
+	for _, m := range p.mounts {
+		cfg := m.handler
+		cfg.ServerSoftware = software
+		cfg.Logger = log.Named("handler")
+		if m.runner != nil {
+			r := subprocess.New(*m.runner)
+			d.runners = append(d.runners, r)
+			children, queue := r.Limits()
+			d.maxReqs += children + queue
+			cfg.App = r
+		} else {
+			cfg.App = demo.App{}
+		}
+		h, err := handler.New(cfg)
+		if err != nil {
+			d.close()
+			return nil, err
+		}
+		mounts = append(mounts, handler.Mount{Prefix: m.prefix, Handler: h})
+	}
+	if len(mounts) == 1 && mounts[0].Prefix == "/" {
+		d.server = mounts[0].Handler // today's one mount: no table to look through
+		return d, nil
+	}
+	mux, err := handler.NewMux(mounts, log.Named("handler"))
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	d.server = mux
+	return d, nil
+}
+
+// close releases the runners, once no request is served any more.
+func (d *deployment) close() {
+	for _, r := range d.runners {
+		r.Close()
+	}
+}
+
+// stop stops every program of d at once (see subprocess.Runner.Stop).
+func (d *deployment) stop(ctx context.Context) error {
+	var errs []error
+	for _, r := range d.runners {
+		errs = append(errs, r.Stop(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// daemon owns the listeners and the front-ends, and serves every request
+// through its current deployment. Start opens and serves; Reload swaps the
+// deployment and the set of listeners without closing the ones both plans
+// have; Shutdown drains.
+type daemon struct {
+	opts     serveOptions
+	log      hclog.Logger
+	software string
+	errc     chan error     // a listener that failed
+	serving  sync.WaitGroup // one per listener being served
+
+	mu        sync.RWMutex
+	cur       *deployment
+	live      map[*deployment]bool // cur, and the ones still finishing requests
+	frontends map[string]frontend  // by protocol, built when first needed
+	listeners map[listenSpec]*bound
+}
+
+// bound is an open listener.
+type bound struct {
+	spec    listenSpec
+	p       *protocol
+	l       net.Listener
+	removed atomic.Bool // closed by a reload, not failed
+}
+
+func newDaemon(o serveOptions, log hclog.Logger, software string) *daemon {
+	return &daemon{
+		opts: o, log: log, software: software,
+		errc:      make(chan error, 16),
+		live:      map[*deployment]bool{},
+		frontends: map[string]frontend{},
+		listeners: map[listenSpec]*bound{},
+	}
+}
+
+// Serve implements handler.Server for the front-ends: each request is
+// served through the deployment current when it arrives, to its end.
+func (d *daemon) Serve(ctx context.Context, req *handler.Request, w handler.ResponseWriter) handler.Result {
+	d.mu.RLock()
+	dep := d.cur
+	dep.active.Add(1)
+	d.mu.RUnlock()
+	defer dep.active.Done()
+	return dep.server.Serve(ctx, req, w)
+}
+
+// Start builds p's deployment, opens every listener of p before serving any
+// (a bad ADDR stops the start with nothing running), and serves them.
+func (d *daemon) Start(p plan) error {
+	dep, err := build(p, d.software, d.log)
+	if err != nil {
+		return err
+	}
+	opened, err := d.open(p.listen, nil)
+	if err != nil {
+		dep.close()
+		return err
+	}
+	d.mu.Lock()
+	d.cur = dep
+	d.live[dep] = true
+	d.mu.Unlock()
+	if err := d.serve(opened, p, dep); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Reload applies p: new requests are served by its deployment at once,
+// those in flight finish under the old one, which is closed after them.
+// Listeners in both plans stay open, new ones open and removed ones close
+// (their connections in flight finish). A plan that cannot be built or
+// whose listeners cannot open changes nothing.
+func (d *daemon) Reload(p plan) error {
+	dep, err := build(p, d.software, d.log)
+	if err != nil {
+		return err
+	}
+	d.mu.RLock()
+	have := d.listeners
+	d.mu.RUnlock()
+	opened, err := d.open(p.listen, have)
+	if err != nil {
+		dep.close()
+		return err
+	}
+	d.mu.Lock()
+	old := d.cur
+	d.cur = dep
+	d.live[dep] = true
+	var removed []*bound
+	for spec, b := range d.listeners {
+		if !slices.Contains(p.listen, spec) {
+			removed = append(removed, b)
+			delete(d.listeners, spec)
+		}
+	}
+	d.mu.Unlock()
+	for _, b := range removed {
+		b.removed.Store(true)
+		b.l.Close()
+		d.log.Info("listener closed by reload", "url", listenURL(b.p.scheme, b.l))
+	}
+	go func() {
+		old.active.Wait()
+		old.close()
+		d.mu.Lock()
+		delete(d.live, old)
+		d.mu.Unlock()
+	}()
+	return d.serve(opened, p, dep)
+}
+
+// open opens the listeners of specs that have does not hold, all or none.
+func (d *daemon) open(specs []listenSpec, have map[listenSpec]*bound) ([]*bound, error) {
+	var opened []*bound
+	for _, spec := range specs {
+		if have[spec] != nil {
+			continue
+		}
+		p := protocolNamed(spec.protocol)
+		if p == nil {
+			closeAll(opened)
+			return nil, fmt.Errorf("listen %s: unknown protocol %q", spec.address, spec.protocol)
+		}
+		l, err := listen(spec.address, p.unixMode)
+		if err != nil {
+			closeAll(opened)
+			return nil, err
+		}
+		opened = append(opened, &bound{spec: spec, p: p, l: l})
+	}
+	return opened, nil
+}
+
+func closeAll(bs []*bound) {
+	for _, b := range bs {
+		b.l.Close()
+	}
+}
+
+// serve serves the listeners just opened, building the front-ends they
+// need.
+func (d *daemon) serve(opened []*bound, p plan, dep *deployment) error {
+	what := describe(p)
+	for i, b := range opened {
+		fe, err := d.frontend(b.p, dep)
+		if err != nil {
+			closeAll(opened[i:])
+			return err
+		}
+		d.mu.Lock()
+		d.listeners[b.spec] = b
+		d.mu.Unlock()
+		d.log.Info("serving "+what, "url", listenURL(b.p.scheme, b.l), "cpus", runtime.NumCPU())
+		d.serving.Go(func() {
+			if err := fe.Serve(b.l); err != nil && !b.p.closed(err) && !b.removed.Load() {
+				d.errc <- fmt.Errorf("serve %s: %w", b.l.Addr(), err)
+			}
+		})
+	}
+	return nil
+}
+
+// frontend returns the front-end of protocol p, building it the first time.
+// Its own settings (FastCGI's FCGI_MAX_REQS among them) are fixed then.
+func (d *daemon) frontend(p *protocol, dep *deployment) (frontend, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if fe, ok := d.frontends[p.name]; ok {
+		return fe, nil
+	}
+	fe, err := p.build(frontendEnv{handler: d, opts: d.opts, software: d.software, log: d.log, maxReqs: dep.maxReqs})
+	if err != nil {
+		return nil, err
+	}
+	d.frontends[p.name] = fe
+	return fe, nil
+}
+
+// describe says what a plan serves, for the log.
+func describe(p plan) string {
+	if len(p.mounts) == 1 && p.mounts[0].prefix == "/" {
+		return p.mounts[0].what
+	}
+	return fmt.Sprintf("%d mounts", len(p.mounts))
+}
+
+// drain stops every front-end at once and lets the requests in flight
+// finish, for at most the longest a request may take and 5s more. A signal
+// on cut ends the drain at once: the front-ends close their connections
+// and every program still running is stopped, and drain returns
+// errDrainCut, already logged. Whichever way the drain ends, no program is
+// left running when it returns, unless a program's pipeline cannot finish
+// its response within the kill grace and 10s more (a client that stopped
+// reading); then the failure is logged and its program, which has been
+// sent SIGKILL, is left to be reaped by whoever inherits it.
+func (d *daemon) drain(cut chan os.Signal) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d.opts.timeout+5*time.Second)
+	defer cancel()
+	d.mu.Lock()
+	running := make([]frontend, 0, len(d.frontends))
+	for _, fe := range d.frontends {
+		running = append(running, fe)
+	}
+	d.mu.Unlock()
+	errs := make([]error, len(running))
+	var wg sync.WaitGroup
+	for i, fe := range running {
+		wg.Go(func() { errs[i] = fe.Shutdown(ctx) })
+	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+
+	var sig os.Signal
+	select {
+	case <-done:
+	case <-ctx.Done(): // the deadline
+	case sig = <-cut:
+		// From here a further signal ends the process at once.
+		signal.Stop(cut)
+		d.log.Warn("second signal: stopping the requests in flight now", "signal", sig)
+		cancel()
+	}
+	// After a whole drain nothing runs any more. After a cut or at the
+	// deadline, FastCGI and SCGI close their connections, which stops their
+	// requests' programs, but net/http's Shutdown leaves its requests
+	// running: every program still running is stopped here.
+	stop, cancelStop := context.WithTimeout(context.Background(), d.opts.killGrace+10*time.Second)
+	defer cancelStop()
+	d.mu.Lock()
+	live := make([]*deployment, 0, len(d.live))
+	for dep := range d.live {
+		live = append(live, dep)
+	}
+	d.mu.Unlock()
+	for _, dep := range live {
+		if err := dep.stop(stop); err != nil {
+			d.log.Error("programs not reaped after the drain", "error", err)
+		}
+	}
+	<-done
+	d.serving.Wait()
+	for _, dep := range live {
+		dep.active.Wait()
+		dep.close()
+	}
+	if sig != nil {
+		d.log.Error("drain cut short by a second signal: requests in flight were stopped", "signal", sig)
+		return loggedError{errDrainCut}
+	}
+	for _, err := range errs {
+		if err != nil {
+			d.log.Warn("requests still running at the end of the drain were stopped", "error", err)
+			break
+		}
+	}
+	return nil
+}
+
+// errDrainCut is why gatewayd exits with status 1 after a second signal.
+var errDrainCut = errors.New("serve: drain cut short by a second signal")
