@@ -150,3 +150,73 @@ func ExampleNewMux() {
 	// /git/info/refs → SCRIPT_NAME=/git PATH_INFO=/info/refs
 	// /gitweb → SCRIPT_NAME= PATH_INFO=/gitweb
 }
+
+// The splits of a script's path under a document root, longest file
+// first; the walk stops at the root. The first that names a file is the
+// script and the rest its PATH_INFO.
+func ExamplePathSplits() {
+	root := "/srv/www"
+	for file, pathInfo := range handler.PathSplits(root+"/cgi-bin/app.cgi/x", "/", len(root)) {
+		fmt.Printf("%q %q\n", file, pathInfo)
+	}
+	// Output:
+	// "/srv/www/cgi-bin/app.cgi/x" ""
+	// "/srv/www/cgi-bin/app.cgi" "/x"
+	// "/srv/www/cgi-bin" "/app.cgi/x"
+}
+
+// CheckScript lets a found file run only if it is an executable regular
+// file inside the root; with no root, as behind Apache's Action, only the
+// file itself is checked.
+func ExampleCheckScript() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	root, _ := filepath.EvalSymlinks(dir)
+	os.Mkdir(filepath.Join(root, "cgi-bin"), 0o755)
+	script := filepath.Join(root, "cgi-bin", "hello.cgi")
+	os.WriteFile(script, []byte("#!/bin/sh\n"), 0o755)
+	fi, _ := os.Stat(script)
+	fmt.Println(handler.CheckScript(script, fi, root))
+	fmt.Println(handler.CheckScript(script, fi, ""))
+	fmt.Println(handler.StatusOf(handler.CheckScript(script, fi, filepath.Join(root, "other"))))
+	// Output:
+	// <nil>
+	// <nil>
+	// 403
+}
+
+// The URL path of requests from web servers that sent neither SCRIPT_NAME
+// nor PATH_INFO.
+func ExampleRequestPath() {
+	for _, env := range []environ.Environ{
+		{"REQUEST_URI": "/a%20b/c.sh/x?q=1", "DOCUMENT_URI": "/a b/c.sh/x"},
+		{"REQUEST_URI": "//a%20b/c%2Fd?q=%20"},
+		{"REQUEST_URI": "http://example.org/x/y?q"},
+		{"REQUEST_URI": "/a%zz"},
+		{},
+	} {
+		p, ok := handler.RequestPath(env)
+		fmt.Printf("%q %v\n", p, ok)
+	}
+	// Output:
+	// "/a b/c.sh/x" true
+	// "/a b/c/d" true
+	// "/x/y" true
+	// "/a%zz" true
+	// "" false
+}
+
+func ExampleDefaultPassEnv() {
+	fmt.Println(handler.DefaultPassEnv())
+	// Output: [PATH]
+}
+
+func ExampleDefaultErrorStatus() {
+	fmt.Println(handler.DefaultErrorStatus())
+	// Output: 500 Internal Server Error
+}
+
+func ExampleDefaultErrorHeaders() {
+	fmt.Println(handler.DefaultErrorHeaders())
+	// Output: [{Content-Type text/plain}]
+}

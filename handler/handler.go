@@ -86,11 +86,26 @@ const (
 	DefaultTimeout        = 60 * time.Second
 	DefaultMaxHeaderBytes = 64 << 10
 	DefaultMaxBody        = 1 << 30
-	maxRedirects          = 10
+	DefaultServerSoftware = "gatewayd"
+	// DefaultErrorBody is wsgiref's error_body.
+	DefaultErrorBody = "A server error occurred.  Please contact the administrator."
 )
 
-// DefaultErrorBody is wsgiref's error_body.
-const DefaultErrorBody = "A server error occurred.  Please contact the administrator."
+// DefaultPassEnv returns the default of Config.PassEnv: PATH alone.
+func DefaultPassEnv() []string { return []string{"PATH"} }
+
+// DefaultErrorStatus returns the default of Config.ErrorStatus, wsgiref's
+// error_status: 500 Internal Server Error.
+func DefaultErrorStatus() Status {
+	return Status{Code: http.StatusInternalServerError, Reason: "Internal Server Error"}
+}
+
+// DefaultErrorHeaders returns the default of Config.ErrorHeaders, wsgiref's
+// error_headers: Content-Type text/plain.
+func DefaultErrorHeaders() []Field { return []Field{{"Content-Type", "text/plain"}} }
+
+// maxRedirects bounds the local redirects of one request.
+const maxRedirects = 10
 
 // Handler is the pipeline. It is safe for concurrent use.
 type Handler struct {
@@ -101,7 +116,8 @@ type Handler struct {
 	ids  atomic.Uint64
 
 	// Set by NewMux before the first request, when the Handler is a mount.
-	mux *Mux // routes local redirects, which may leave the mount
+	mux    *Mux   // routes local redirects, which may leave the mount
+	prefix string // the mount's prefix; "" for "/" or no mount
 }
 
 // New returns a Handler for cfg.
@@ -125,16 +141,16 @@ func New(cfg Config) (*Handler, error) {
 		cfg.MaxBody = DefaultMaxBody
 	}
 	if cfg.PassEnv == nil {
-		cfg.PassEnv = []string{"PATH"}
+		cfg.PassEnv = DefaultPassEnv()
 	}
 	if cfg.ServerSoftware == "" {
-		cfg.ServerSoftware = "gatewayd"
+		cfg.ServerSoftware = DefaultServerSoftware
 	}
 	if cfg.ErrorStatus.Code == 0 {
-		cfg.ErrorStatus = Status{Code: http.StatusInternalServerError, Reason: "Internal Server Error"}
+		cfg.ErrorStatus = DefaultErrorStatus()
 	}
 	if cfg.ErrorHeaders == nil {
-		cfg.ErrorHeaders = []Field{{"Content-Type", "text/plain"}}
+		cfg.ErrorHeaders = DefaultErrorHeaders()
 	}
 	if cfg.ErrorBody == nil {
 		cfg.ErrorBody = []byte(DefaultErrorBody)

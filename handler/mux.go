@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sort"
 	"strings"
 
@@ -34,8 +33,8 @@ type Mount struct {
 // mount takes gets 404 and one log line.
 //
 // The URL path is SCRIPT_NAME + PATH_INFO when either is set (what the
-// HTTP front-end and web servers send), else DOCUMENT_URI (nginx's $uri),
-// else the percent-decoded path of REQUEST_URI.
+// HTTP front-end and web servers send), else RequestPath's: DOCUMENT_URI
+// (nginx's $uri), else the percent-decoded path of REQUEST_URI.
 //
 // A local redirect (RFC 3875 §6.2.2) is routed again through the Mux, so it
 // may land in another mount; it keeps the request's overall timeout.
@@ -68,7 +67,7 @@ func NewMux(mounts []Mount, log hclog.Logger) (*Mux, error) {
 		}
 		seen[mt.Prefix] = true
 		p := strings.TrimSuffix(mt.Prefix, "/")
-		mt.Handler.mux = m
+		mt.Handler.mux, mt.Handler.prefix = m, p
 		m.mounts = append(m.mounts, mountEntry{prefix: p, h: mt.Handler})
 	}
 	sort.SliceStable(m.mounts, func(i, j int) bool { return len(m.mounts[i].prefix) > len(m.mounts[j].prefix) })
@@ -123,22 +122,14 @@ func (m *Mux) pick(env environ.Environ) *Handler {
 
 // urlPath is the path a request is routed by (see Mux).
 func urlPath(env environ.Environ) string {
-	sn, okS := env["SCRIPT_NAME"]
-	pi, okP := env["PATH_INFO"]
-	if okS && sn != "" || okP && pi != "" {
+	sn, pi := env["SCRIPT_NAME"], env["PATH_INFO"]
+	if sn != "" || pi != "" {
 		return sn + pi
 	}
-	if p, ok := env["DOCUMENT_URI"]; ok {
+	if p, ok := RequestPath(env); ok {
 		return p
 	}
-	if uri, ok := env["REQUEST_URI"]; ok {
-		p, _, _ := strings.Cut(uri, "?")
-		if d, err := url.PathUnescape(p); err == nil {
-			return d
-		}
-		return p
-	}
-	return sn + pi
+	return ""
 }
 
 // notFound is the app of requests no mount takes.

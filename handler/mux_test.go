@@ -165,3 +165,35 @@ func TestMuxLimitsPerMount(t *testing.T) {
 		t.Errorf("/fast while /slow is full = %d %q, want 200", res.Status, out.String())
 	}
 }
+
+// TestMuxScriptRoot: a script root mounted below "/" is walked from below
+// its prefix, whatever document root the web server sent.
+func TestMuxScriptRoot(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "x.cgi"), []byte("#!/bin/sh\n"), 0o755)
+	realRoot, _ := filepath.EvalSymlinks(root)
+	app := &recorder{outputs: []string{"Content-Type: text/plain\r\n\r\nx"}}
+	h, err := handler.New(handler.Config{App: app, Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := handler.NewMux([]handler.Mount{{Prefix: "/cgi-bin", Handler: h}}, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range [][]string{
+		{"PATH_INFO", "/cgi-bin/x.cgi/more"},
+		{"SCRIPT_NAME", "/cgi-bin/x.cgi", "PATH_INFO", "/more", "DOCUMENT_ROOT", t.TempDir()},
+	} {
+		app.calls = nil
+		var out strings.Builder
+		m.Serve(context.Background(), request(env...), handler.NewGatewayWriter(&out))
+		if len(app.calls) != 1 {
+			t.Fatalf("%v: %q", env, out.String())
+		}
+		c := app.calls[0]
+		if c.Program != filepath.Join(realRoot, "x.cgi") || c.Env["SCRIPT_NAME"] != "/cgi-bin/x.cgi" || c.Env["PATH_INFO"] != "/more" {
+			t.Errorf("%v: ran %q with SCRIPT_NAME %q PATH_INFO %q", env, c.Program, c.Env["SCRIPT_NAME"], c.Env["PATH_INFO"])
+		}
+	}
+}

@@ -3,6 +3,7 @@ package handler
 import (
 	"errors"
 	"io/fs"
+	"iter"
 	"net/http"
 	"net/url"
 	"os"
@@ -67,7 +68,7 @@ func (h *Handler) findScript(env environ.Environ) (*Call, error) {
 			dir, rest = cand, tail
 			continue
 		}
-		if err := h.checkScript(cand, fi); err != nil {
+		if err := CheckScript(cand, fi, h.root); err != nil {
 			return nil, err
 		}
 		cut := len(pi) - len(tail)
@@ -101,7 +102,7 @@ func (h *Handler) findScript(env environ.Environ) (*Call, error) {
 //   - else, or when nothing is found there, the PATH_INFO walk of
 //     findScript from the script root (the HTTP front-end's way).
 //
-// Whichever way, checkScript has the last word.
+// Whichever way, CheckScript has the last word.
 func (h *Handler) findUnderRoot(env environ.Environ) (*Call, error) {
 	if path := env["SCRIPT_FILENAME"]; path != "" {
 		fi, err := os.Stat(path)
@@ -109,7 +110,7 @@ func (h *Handler) findUnderRoot(env environ.Environ) (*Call, error) {
 		case err != nil:
 			return nil, statError(err)
 		case !fi.IsDir():
-			if err := h.checkScript(path, fi); err != nil {
+			if err := CheckScript(path, fi, h.root); err != nil {
 				return nil, err
 			}
 			return &Call{Env: env, Program: path}, nil
@@ -124,28 +125,31 @@ func (h *Handler) findUnderRoot(env environ.Environ) (*Call, error) {
 		// The web server's document root need not be the script root
 		// (nginx's default html directory with location / → gatewayd):
 		// the whole path maps onto the root as it does over HTTP.
-		env["PATH_INFO"] = env["SCRIPT_NAME"] + env["PATH_INFO"]
-		env["SCRIPT_NAME"] = ""
+		// Under a mount, the walk starts below its prefix.
+		url := env["SCRIPT_NAME"] + env["PATH_INFO"]
+		env["SCRIPT_NAME"] = h.prefix
+		env["PATH_INFO"] = strings.TrimPrefix(url, h.prefix)
 	}
 	return h.findScript(env)
 }
 
 // scriptUnderDocumentRoot walks DOCUMENT_ROOT + SCRIPT_NAME + PATH_INFO
-// back to the longest prefix that names a file (see findUnderRoot).
+// back to the longest prefix that names a file (see findUnderRoot). A
+// directory is passed over, and so is a prefix that does not exist or has
+// a file in its way; any other stat error ends the walk with 403 or 404.
 func (h *Handler) scriptUnderDocumentRoot(env environ.Environ) (*Call, error) {
 	root := env["DOCUMENT_ROOT"]
 	url := env["SCRIPT_NAME"] + env["PATH_INFO"]
 	full := root + url
-	for path := full; len(path) > len(root); {
+	for path, pi := range PathSplits(full, "/", len(root)) {
 		fi, err := os.Stat(path)
 		if err == nil && !fi.IsDir() {
-			if err := h.checkScript(path, fi); err != nil {
+			if err := CheckScript(path, fi, h.root); err != nil {
 				return nil, err
 			}
-			cut := len(path) - len(root)
-			env["SCRIPT_NAME"], env["PATH_INFO"] = url[:cut], url[cut:]
+			env["SCRIPT_NAME"], env["PATH_INFO"] = url[:len(url)-len(pi)], pi
 			env["SCRIPT_FILENAME"] = path
-			if pi := url[cut:]; pi != "" {
+			if pi != "" {
 				setDefault(env, "PATH_TRANSLATED", filepath.Join(root, filepath.FromSlash(pi)))
 			}
 			return &Call{Env: env, Program: path}, nil
@@ -153,13 +157,37 @@ func (h *Handler) scriptUnderDocumentRoot(env environ.Environ) (*Call, error) {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 			return nil, statError(err)
 		}
-		i := strings.LastIndexByte(path, '/')
-		if i < 0 {
-			break
-		}
-		path = path[:i]
 	}
 	return nil, Errorf(http.StatusNotFound, "handler: no script in %s", full)
+}
+
+// PathSplits returns the ways p, a file path that may go on with path info
+// (RFC 3875 §4.1.5), splits into a file and that path info, the longest
+// file first: p itself with "", then each prefix of p that ends before one
+// of the bytes of seps, with the rest of p from that separator on. Files of
+// minLen bytes or fewer are not given, so that a walk under a directory
+// stays under it.
+//
+// The first of them that names an existing file is the script and the
+// rest its path info, as fcgiwrap walks DOCUMENT_ROOT + SCRIPT_NAME, a
+// script root DOCUMENT_ROOT + SCRIPT_NAME + PATH_INFO and the CGI
+// front-end the PATH_TRANSLATED of an Apache Action: with app.cgi a file,
+// "/srv/www/app.cgi/x/y" is the script "/srv/www/app.cgi" and the path
+// info "/x/y". What a directory or a stat error means is the caller's to
+// say.
+func PathSplits(p, seps string, minLen int) iter.Seq2[string, string] {
+	return func(yield func(file, pathInfo string) bool) {
+		for file := p; len(file) > minLen; {
+			if !yield(file, p[len(file):]) {
+				return
+			}
+			i := strings.LastIndexAny(file, seps)
+			if i < 0 {
+				return
+			}
+			file = file[:i]
+		}
+	}
 }
 
 // statError is the status for a script that cannot be looked at.
@@ -170,23 +198,51 @@ func statError(err error) error {
 	return &Error{Status: http.StatusNotFound, Err: err}
 }
 
-// checkScript allows a found file only if it is a regular executable file
-// whose real path lies inside the root.
-func (h *Handler) checkScript(path string, fi fs.FileInfo) error {
+// CheckScript allows the file at path, whose FileInfo is fi, to run as a
+// script only if it is a regular file that may be run (Executable) and,
+// when root is not "", its real path, symlinks resolved, lies inside root,
+// itself a real path. Its errors are *Error values with status 403.
+func CheckScript(path string, fi fs.FileInfo, root string) error {
 	if !fi.Mode().IsRegular() {
 		return Errorf(http.StatusForbidden, "handler: %s is not a regular file", path)
 	}
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return &Error{Status: http.StatusForbidden, Err: err}
-	}
-	if real != h.root && !strings.HasPrefix(real, h.root+string(filepath.Separator)) {
-		return Errorf(http.StatusForbidden, "handler: %s resolves to %s, outside the root", path, real)
+	if root != "" {
+		real, err := filepath.EvalSymlinks(path)
+		if err != nil {
+			return &Error{Status: http.StatusForbidden, Err: err}
+		}
+		if real != root && !strings.HasPrefix(real, root+string(filepath.Separator)) {
+			return Errorf(http.StatusForbidden, "handler: %s resolves to %s, outside the root", path, real)
+		}
 	}
 	if !Executable(path, fi) {
 		return Errorf(http.StatusForbidden, "handler: %s is not executable", path)
 	}
 	return nil
+}
+
+// RequestPath returns the URL path of a request whose web server sent
+// neither SCRIPT_NAME nor PATH_INFO (nginx's stock scgi_params), made as
+// the HTTP front-end makes PATH_INFO: DOCUMENT_URI (nginx's $uri, already
+// decoded and normalised) when it was sent, else the path of REQUEST_URI —
+// a request target in origin or absolute form, cut before its '?' or '#' —
+// percent-decoded, or raw when it does not decode, with a run of leading
+// slashes collapsed to one. ok is false when neither was sent.
+func RequestPath(env environ.Environ) (path string, ok bool) {
+	if p, ok := env["DOCUMENT_URI"]; ok {
+		return p, true
+	}
+	uri, ok := env["REQUEST_URI"]
+	if !ok {
+		return "", false
+	}
+	raw, _, _ := strings.Cut(uri, "?")
+	raw, _, _ = strings.Cut(raw, "#")
+	p := raw
+	if u, err := url.ParseRequestURI(raw); err == nil {
+		p = u.Path
+	}
+	return "/" + strings.TrimLeft(p, "/"), true
 }
 
 // redirectEnv returns the environment of a local redirect to loc (RFC 3875

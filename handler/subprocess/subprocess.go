@@ -64,7 +64,7 @@ import (
 // Config configures a Runner. The zero value of every field means its default.
 type Config struct {
 	// MaxChildren bounds the programs running at once. Default: 4 × the
-	// number of CPUs.
+	// number of CPUs (DefaultMaxChildren).
 	MaxChildren int
 	// MaxQueue bounds the requests waiting for a free slot; a request beyond
 	// it gets 503 at once. Default: 16 × MaxChildren.
@@ -81,30 +81,41 @@ type Config struct {
 	MaxStderr int
 }
 
+// Defaults of Config. MaxChildren and MaxQueue are computed from the
+// factors: see DefaultMaxChildren.
 const (
-	defaultQueueTimeout = 10 * time.Second
-	defaultKillGrace    = 2 * time.Second
-	defaultMaxStderr    = 64 << 10
-	stderrTail          = 1 << 10 // bytes of stderr kept for the failure log line
-	maxStderrLine       = 4 << 10 // longer stderr lines are logged in pieces
+	DefaultChildrenPerCPU = 4  // MaxChildren: this many per CPU
+	DefaultQueuePerChild  = 16 // MaxQueue: this many per MaxChildren
+	DefaultQueueTimeout   = 10 * time.Second
+	DefaultKillGrace      = 2 * time.Second
+	DefaultMaxStderr      = 64 << 10
 )
+
+const (
+	stderrTail    = 1 << 10 // bytes of stderr kept for the failure log line
+	maxStderrLine = 4 << 10 // longer stderr lines are logged in pieces
+)
+
+// DefaultMaxChildren returns the default of Config.MaxChildren on this
+// machine: DefaultChildrenPerCPU × runtime.NumCPU().
+func DefaultMaxChildren() int { return DefaultChildrenPerCPU * runtime.NumCPU() }
 
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
 	if c.MaxChildren <= 0 {
-		c.MaxChildren = 4 * runtime.NumCPU()
+		c.MaxChildren = DefaultMaxChildren()
 	}
 	if c.MaxQueue <= 0 {
-		c.MaxQueue = 16 * c.MaxChildren
+		c.MaxQueue = DefaultQueuePerChild * c.MaxChildren
 	}
 	if c.QueueTimeout <= 0 {
-		c.QueueTimeout = defaultQueueTimeout
+		c.QueueTimeout = DefaultQueueTimeout
 	}
 	if c.KillGrace <= 0 {
-		c.KillGrace = defaultKillGrace
+		c.KillGrace = DefaultKillGrace
 	}
 	if c.MaxStderr <= 0 {
-		c.MaxStderr = defaultMaxStderr
+		c.MaxStderr = DefaultMaxStderr
 	}
 	return c
 }

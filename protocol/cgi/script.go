@@ -81,29 +81,27 @@ func script(env environ.Environ, iis bool) (string, error) {
 
 // findFile returns the longest part of p, cut before a separator, that
 // names an existing file, and what follows it: "/srv/www/app.cgi/x/y" gives
-// "/srv/www/app.cgi" and "/x/y" when app.cgi is a file. The file must be a
-// regular file that may be run.
+// "/srv/www/app.cgi" and "/x/y" when app.cgi is a file (handler.PathSplits).
+// The file must be a regular file that may be run (handler.CheckScript,
+// with no root: the web server chose the file). A directory ends the walk
+// with 404; a part that cannot be looked at is passed over, unless for
+// want of permission (403).
 func findFile(p string) (file, rest string, err error) {
-	for cand := p; ; {
+	for cand, pathInfo := range handler.PathSplits(p, separators, 0) {
 		fi, err := os.Stat(cand)
 		switch {
 		case err == nil && fi.IsDir():
 			return "", "", handler.Errorf(http.StatusNotFound, "cgi: PATH_TRANSLATED %q names no file", p)
-		case err == nil && !fi.Mode().IsRegular():
-			return "", "", handler.Errorf(http.StatusForbidden, "cgi: %s is not a regular file", cand)
-		case err == nil && !handler.Executable(cand, fi):
-			return "", "", handler.Errorf(http.StatusForbidden, "cgi: %s is not executable", cand)
 		case err == nil:
-			return cand, p[len(cand):], nil
+			if err := handler.CheckScript(cand, fi, ""); err != nil {
+				return "", "", err
+			}
+			return cand, pathInfo, nil
 		case errors.Is(err, fs.ErrPermission):
 			return "", "", &handler.Error{Status: http.StatusForbidden, Err: err}
 		}
-		i := strings.LastIndexAny(cand, separators)
-		if i <= 0 {
-			return "", "", handler.Errorf(http.StatusNotFound, "cgi: PATH_TRANSLATED %q names no file", p)
-		}
-		cand = cand[:i]
 	}
+	return "", "", handler.Errorf(http.StatusNotFound, "cgi: PATH_TRANSLATED %q names no file", p)
 }
 
 // refused is the App of a request that must not run anything: its Start

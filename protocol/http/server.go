@@ -67,7 +67,8 @@ import (
 	"gatewayd/handler"
 )
 
-// Config configures a Server. Zero fields take their defaults.
+// Config configures a Server. Zero fields take the default their comment
+// gives.
 type Config struct {
 	// Handler runs the requests: the pipeline (*handler.Handler), or
 	// whatever stands in front of it. Required.
@@ -91,6 +92,14 @@ type Config struct {
 	Logger hclog.Logger
 }
 
+// Defaults of Config.
+const (
+	DefaultServerSoftware    = handler.DefaultServerSoftware
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultMaxHeaderBytes    = 64 << 10
+)
+
 // Server serves HTTP/1.1 through a handler.Server.
 type Server struct {
 	cfg Config
@@ -101,16 +110,16 @@ type Server struct {
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
 	if cfg.ServerSoftware == "" {
-		cfg.ServerSoftware = "gatewayd"
+		cfg.ServerSoftware = DefaultServerSoftware
 	}
 	if cfg.ReadHeaderTimeout <= 0 {
-		cfg.ReadHeaderTimeout = 10 * time.Second
+		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
 	}
 	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = 120 * time.Second
+		cfg.IdleTimeout = DefaultIdleTimeout
 	}
 	if cfg.MaxHeaderBytes <= 0 {
-		cfg.MaxHeaderBytes = 64 << 10
+		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()

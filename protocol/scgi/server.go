@@ -45,13 +45,14 @@
 // nginx's stock scgi_params sends neither SCRIPT_NAME nor PATH_INFO. When
 // both are absent the server sets SCRIPT_NAME to "" and PATH_INFO to
 // DOCUMENT_URI (nginx's $uri, already decoded and normalised), or, without
-// DOCUMENT_URI, to the percent-decoded path of REQUEST_URI. The request then
-// looks like a root mount, so routing under a script root (handler
-// Config.Root) and programs that use PATH_INFO (git http-backend) work with
-// the stock configuration. A web server that sends either variable (Apache
-// with proxy-scgi-pathinfo, lighttpd) is taken at its word. The
-// SCRIPT_FILENAME Apache's mod_proxy_scgi sends, proxy:scgi://host:port/path,
-// names no file and is dropped.
+// DOCUMENT_URI, to the percent-decoded path of REQUEST_URI
+// (handler.RequestPath). The request then looks like a root mount, so
+// routing under a script root (handler Config.Root) and programs that use
+// PATH_INFO (git http-backend) work with the stock configuration. A web
+// server that sends either variable (Apache with proxy-scgi-pathinfo,
+// lighttpd) is taken at its word. The SCRIPT_FILENAME Apache's
+// mod_proxy_scgi sends, proxy:scgi://host:port/path, names no file and is
+// dropped.
 //
 // Once the body has been read the server watches the connection, as
 // net/http does: when the web server closes it — its client went away —
@@ -68,7 +69,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -108,7 +108,8 @@ type Config struct {
 	Logger hclog.Logger
 }
 
-// Defaults of Config.
+// Defaults of Config. DefaultMaxHeaderBytes, ReadHeader's default too, is
+// in netstring.go.
 const (
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultWriteTimeout      = 60 * time.Second
@@ -533,32 +534,11 @@ func requestEnv(hdr Header) environ.Environ {
 	_, path := env["PATH_INFO"]
 	if !script && !path {
 		env["SCRIPT_NAME"] = ""
-		if p, ok := pathInfo(env); ok {
+		if p, ok := handler.RequestPath(env); ok {
 			env["PATH_INFO"] = p
 		}
 	}
 	return env
-}
-
-// pathInfo derives PATH_INFO for a web server that sent neither
-// SCRIPT_NAME nor PATH_INFO: DOCUMENT_URI, else the percent-decoded path
-// of REQUEST_URI with leading slashes collapsed to one, as the HTTP
-// front-end makes it.
-func pathInfo(env environ.Environ) (string, bool) {
-	if p, ok := env["DOCUMENT_URI"]; ok {
-		return p, true
-	}
-	uri, ok := env["REQUEST_URI"]
-	if !ok {
-		return "", false
-	}
-	raw, _, _ := strings.Cut(uri, "?")
-	raw, _, _ = strings.Cut(raw, "#")
-	p := raw
-	if u, err := url.ParseRequestURI(raw); err == nil {
-		p = u.Path
-	}
-	return "/" + strings.TrimLeft(p, "/"), true
 }
 
 // remoteAddr names the peer in the log.
