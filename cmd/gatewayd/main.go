@@ -100,7 +100,7 @@ Run with no arguments, it serves the built-in demo app on http://127.0.0.1:8000.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServeCmd(stderr), newCGICmd(stdout, stderr), newDemoCmd(stdout), newVersionCmd(stdout))
+	root.AddCommand(newServeCmd(stderr), newCGICmd(stdout, stderr), newDemoCmd(stdout), newConfigCmd(stdout, stderr), newVersionCmd(stdout))
 	return root
 }
 
