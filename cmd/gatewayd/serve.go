@@ -14,12 +14,14 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"gatewayd/cmd/gatewayd/internal/config"
 	"gatewayd/handler"
-	"gatewayd/handler/subprocess"
 )
 
 // serveOptions are the flags of `gatewayd serve`.
 type serveOptions struct {
+	config        string              // --config FILE, or ""
+	changed       map[string]bool     // the flags given on the command line
 	listen        map[string][]string // protocol name → its ADDRs, in flag order
 	root          string
 	timeout       time.Duration
@@ -62,19 +64,31 @@ of the path is PATH_INFO. With neither, the built-in demo app answers.
 
 ADDR is HOST:PORT, unix:PATH or fd:N (an inherited listening socket).
 
+--config FILE reads a whole deployment from an HCL file: listeners, limits,
+environment and mounts, each a script root or a program under a URL prefix
+(see configs/gatewayd.hcl; gatewayd config check FILE validates one). The
+command line adds to and overrides the file: its listeners are added,
+--root or PROGRAM becomes the mount at "/", and a limit flag given applies
+to every mount.
+
 SIGTERM or SIGINT stops gatewayd: it stops accepting and lets the requests
 in flight finish, for at most --timeout and 5s more. A second SIGTERM or
 SIGINT cuts that short: the programs still running are stopped (SIGTERM,
-then SIGKILL after --kill-grace) and gatewayd exits with status 1. SIGHUP is
-logged and ignored (it does not end gatewayd).`,
+then SIGKILL after --kill-grace) and gatewayd exits with status 1. SIGHUP
+reads --config again: a good file applies to new requests at once while
+those in flight finish as they began, listeners in both files stay open;
+a bad one changes nothing and each problem is logged.`,
 		Example: `  gatewayd serve --http 127.0.0.1:8080 --root ./cgi-bin
+  gatewayd serve --config /etc/gatewayd/gatewayd.hcl
   gatewayd serve --fastcgi unix:/run/gatewayd/fastcgi.sock --root /usr/lib/cgi-bin
   gatewayd serve --fastcgi 127.0.0.1:9000 /usr/lib/git-core/git-http-backend`,
 		Args: usageArgs(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.listeners() == 0 {
-				return usageError{errors.New("serve: no listener: give " + listenerFlags())}
+			if o.listeners() == 0 && o.config == "" {
+				return usageError{errors.New("serve: no listener: give " + listenerFlags() + " or --config FILE")}
 			}
+			o.changed = map[string]bool{}
+			cmd.Flags().Visit(func(f *pflag.Flag) { o.changed[f.Name] = true })
 			if o.root != "" && len(args) > 0 {
 				return usageError{errors.New("serve: give PROGRAM or --root, not both")}
 			}
@@ -86,6 +100,7 @@ logged and ignored (it does not end gatewayd).`,
 	for _, p := range protocols {
 		f.Var(&addrList{o.listen, p.name}, p.name, p.usage)
 	}
+	f.StringVar(&o.config, "config", "", "read the deployment from the HCL configuration `FILE`; flags add to and override it")
 	f.StringVar(&o.root, "root", "", "run the script each request names, if it lies inside `DIR`")
 	addRequestFlags(f, &o)
 	f.IntVar(&o.maxChildren, "max-children", 0, "programs running at once (default 4 × CPUs)")
@@ -111,18 +126,22 @@ func addRequestFlags(f *pflag.FlagSet, o *serveOptions) {
 
 // newLogger returns the daemon's logger, writing to w.
 func newLogger(o serveOptions, w io.Writer) (hclog.Logger, error) {
-	level := hclog.LevelFromString(o.logLevel)
+	return newLoggerFor(o.logLevel, o.logFormat, w)
+}
+
+func newLoggerFor(levelName, format string, w io.Writer) (hclog.Logger, error) {
+	level := hclog.LevelFromString(levelName)
 	if level == hclog.NoLevel {
-		return nil, usageError{fmt.Errorf("unknown log level %q", o.logLevel)}
+		return nil, usageError{fmt.Errorf("unknown log level %q", levelName)}
 	}
-	if o.logFormat != "text" && o.logFormat != "json" {
-		return nil, usageError{fmt.Errorf("unknown log format %q (want text or json)", o.logFormat)}
+	if format != "text" && format != "json" {
+		return nil, usageError{fmt.Errorf("unknown log format %q (want text or json)", format)}
 	}
 	return hclog.New(&hclog.LoggerOptions{
 		Name:       "gatewayd",
 		Level:      level,
 		Output:     w,
-		JSONFormat: o.logFormat == "json",
+		JSONFormat: format == "json",
 	}), nil
 }
 
@@ -133,30 +152,53 @@ func newLogger(o serveOptions, w io.Writer) (hclog.Logger, error) {
 // the process at once. SIGHUP, where there is one, is logged and ignored
 // until configuration reload exists.
 func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writer) error {
-	log, err := newLogger(o, stderr)
+	p, logCfg, err := loadPlan(o, program)
+	if err != nil {
+		return configError(err, stderr)
+	}
+	log, err := newLoggerFor(logCfg.Level, logCfg.Format, stderr)
 	if err != nil {
 		return err
 	}
 	stopSignals := make(chan os.Signal, 2)
 	signal.Notify(stopSignals, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(stopSignals)
-	defer ignoreHangup(log)()
+	hangups, stopHangups := notifyHangup()
+	defer stopHangups()
 
 	d := newDaemon(o, log, "gatewayd/"+gatewayVersion())
-	if err := d.Start(flagPlan(o, program)); err != nil {
+	if err := d.Start(p); err != nil {
 		if cut := d.drain(nil); cut != nil {
 			return cut
 		}
 		return err
 	}
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down: finishing requests in flight")
-	case sig := <-stopSignals:
-		log.Info("shutting down: finishing requests in flight", "signal", sig)
-	case err = <-d.errc:
-		log.Error("listener failed; shutting down", "error", err)
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down: finishing requests in flight")
+		case sig := <-stopSignals:
+			log.Info("shutting down: finishing requests in flight", "signal", sig)
+		case err = <-d.errc:
+			log.Error("listener failed; shutting down", "error", err)
+		case <-hangups:
+			reload(d, o, program, log)
+			continue
+		}
+		break
 	}
+	stopping := make(chan struct{})
+	defer close(stopping)
+	go func() {
+		for {
+			select {
+			case <-hangups:
+				log.Warn("SIGHUP received while stopping; ignoring")
+			case <-stopping:
+				return
+			}
+		}
+	}()
 	if cut := d.drain(stopSignals); cut != nil {
 		return cut
 	}
@@ -164,36 +206,41 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 	return err
 }
 
-// flagPlan is the plan the command line describes: its listeners, and one
-// mount at "/" serving PROGRAM, the scripts under --root, or the demo app.
-func flagPlan(o serveOptions, program []string) plan {
-	var p plan
-	for i := range protocols {
-		for _, addr := range o.listen[protocols[i].name] {
-			p.listen = append(p.listen, listenSpec{protocols[i].name, addr})
-		}
+// reload applies --config again, after SIGHUP; a file with problems
+// changes nothing, and each problem is logged.
+func reload(d *daemon, o serveOptions, program []string, log hclog.Logger) {
+	if o.config == "" {
+		log.Warn("SIGHUP received: no configuration file (--config) to reload; ignoring")
+		return
 	}
-	m := mountPlan{prefix: "/", what: "the demo app", handler: handler.Config{
-		Root:          o.root,
-		Timeout:       o.timeout,
-		HeaderTimeout: o.headerTimeout,
-		IdleTimeout:   o.idleTimeout,
-		MaxBody:       o.maxBody,
-		Strict:        o.strict,
-	}}
-	if o.root != "" || len(program) > 0 {
-		m.runner = &subprocess.Config{
-			MaxChildren:  o.maxChildren,
-			MaxQueue:     o.maxQueue,
-			QueueTimeout: o.queueTimeout,
-			KillGrace:    o.killGrace,
-		}
-		m.what = "scripts under " + o.root
-		if len(program) > 0 {
-			m.handler.Program, m.handler.Args = program[0], program[1:]
-			m.what = program[0]
-		}
+	log.Info("SIGHUP received: reloading the configuration", "file", o.config)
+	p, logCfg, err := loadPlan(o, program)
+	if err == nil {
+		err = d.Reload(p)
 	}
-	p.mounts = []mountPlan{m}
-	return p
+	if err != nil {
+		if ps, ok := errors.AsType[config.Problems](err); ok {
+			for _, pr := range ps {
+				log.Error("configuration not reloaded: " + pr.Error())
+			}
+		} else {
+			log.Error("configuration not reloaded", "error", err)
+		}
+		return
+	}
+	log.SetLevel(hclog.LevelFromString(logCfg.Level))
+	log.Info("configuration reloaded", "file", o.config, "mounts", len(p.mounts), "listeners", len(p.listen))
+}
+
+// configError prints the problems of a bad configuration file to w, one a
+// line as config check prints them, and marks them told.
+func configError(err error, w io.Writer) error {
+	ps, ok := errors.AsType[config.Problems](err)
+	if !ok {
+		return err
+	}
+	for _, p := range ps {
+		fmt.Fprintln(w, p)
+	}
+	return loggedError{err}
 }

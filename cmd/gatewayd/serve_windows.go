@@ -1,6 +1,6 @@
 package main
 
-import "github.com/hashicorp/go-hclog"
+import "os"
 
-// ignoreHangup does nothing: Windows has no SIGHUP.
-func ignoreHangup(hclog.Logger) (stop func()) { return func() {} }
+// notifyHangup delivers nothing: Windows has no SIGHUP.
+func notifyHangup() (c <-chan os.Signal, stop func()) { return nil, func() {} }

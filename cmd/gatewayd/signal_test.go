@@ -46,17 +46,18 @@ func waitGroupGone(t *testing.T, pgid int) {
 	}
 }
 
-// TestSIGHUPIgnored: SIGHUP, until it reloads a configuration, is logged
+// TestSIGHUPIgnored: SIGHUP without a configuration file to reload is logged
 // and changes nothing, whether gatewayd is serving or draining.
 func TestSIGHUPIgnored(t *testing.T) {
-	const logged = "SIGHUP received: reload is not supported yet; ignoring"
 	for _, tt := range []struct {
 		name     string
 		draining bool
+		logged   string
 	}{
-		{"while serving", false},
-		{"while draining", true},
+		{"while serving", false, "SIGHUP received: no configuration file (--config) to reload; ignoring"},
+		{"while draining", true, "SIGHUP received while stopping; ignoring"},
 	} {
+		logged := tt.logged
 		t.Run(tt.name, func(t *testing.T) {
 			root, pids := t.TempDir(), t.TempDir()
 			writeScript(t, root, "slow.sh", `echo $$ > "`+pids+`/slow"

@@ -1,0 +1,169 @@
+//go:build unix
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// writeConfig writes a configuration of an HTTP listener and two mounts:
+// /app runs the program version names, /cgi-bin is a script root.
+func writeConfig(t *testing.T, path, dir, version string) {
+	t.Helper()
+	conf := fmt.Sprintf(`listen "http" {
+  address = "127.0.0.1:0"
+}
+mount "/app" {
+  program = [%q]
+}
+mount "/cgi-bin" {
+  root = %q
+}
+`, filepath.Join(dir, version+".sh"), filepath.Join(dir, "cgi-bin"))
+	if err := os.WriteFile(path+".tmp", []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil { // as an editor or a deployment tool saves it
+		t.Fatal(err)
+	}
+}
+
+// reload sends SIGHUP to gatewayd alone, as systemctl reload does (kill
+// -HUP $MAINPID): sent to its process group, it would also reach a program
+// in the instant between its fork and its own process group.
+func (d *gatewayProc) reload() { syscall.Kill(d.cmd.Process.Pid, syscall.SIGHUP) }
+
+// TestServeConfig: serve --config serves the file's mounts, and SIGHUP
+// applies an edited file while a bounded loop of requests runs: none fails
+// nor finds its connection refused; a broken file changes nothing and its
+// problems are logged with their positions.
+func TestServeConfig(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "cgi-bin"), 0o755)
+	writeScript(t, filepath.Join(dir, "cgi-bin"), "x.cgi", `printf 'Content-Type: text/plain\r\n\r\nx %s %s\n' "$SCRIPT_NAME" "$PATH_INFO"`)
+	for _, v := range []string{"v1", "v2"} {
+		writeScript(t, dir, v+".sh", `printf 'Content-Type: text/plain\r\n\r\n`+v+` %s %s\n' "$SCRIPT_NAME" "$PATH_INFO"`)
+	}
+	conf := filepath.Join(dir, "gatewayd.hcl")
+	writeConfig(t, conf, dir, "v1")
+	d := start(t, exec.Command(binary, "serve", "--config", conf))
+
+	for path, want := range map[string]string{
+		"/app/more":        "v1 /app /more\n",
+		"/cgi-bin/x.cgi/y": "x /cgi-bin/x.cgi /y\n",
+	} {
+		if resp, body := get(t, d.url+path); resp.StatusCode != 200 || body != want {
+			t.Errorf("GET %s = %d %q, want 200 %q", path, resp.StatusCode, body, want)
+		}
+	}
+	if resp, _ := get(t, d.url+"/elsewhere"); resp.StatusCode != 404 {
+		t.Errorf("GET /elsewhere = %d, want 404: no mount takes it", resp.StatusCode)
+	}
+
+	// Requests run without a pause while the file changes and is reloaded
+	// 20 times; each gets v1 or v2, never an error.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failures []string
+	counts := map[string]int{}
+	for range 4 {
+		wg.Go(func() {
+			client := &http.Client{Timeout: 10 * time.Second}
+			for i := 0; i < 5000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Get(d.url + "/app")
+				var body []byte
+				if err == nil {
+					body, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+				}
+				mu.Lock()
+				switch {
+				case err != nil:
+					failures = append(failures, err.Error())
+				case resp.StatusCode != 200:
+					failures = append(failures, fmt.Sprintf("%d %q", resp.StatusCode, body))
+				default:
+					counts[strings.Fields(string(body))[0]]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range 20 {
+		version := []string{"v2", "v1"}[i%2]
+		writeConfig(t, conf, dir, version)
+		d.reload()
+		want := "configuration reloaded"
+		for deadline := time.Now().Add(10 * time.Second); strings.Count(d.log(), want) < i+1; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("reload %d not logged:\n%s", i+1, d.log())
+			}
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Errorf("%d requests failed during 20 reloads, the first: %s\n%s", len(failures), failures[0], d.log())
+	}
+	t.Logf("requests during the reloads: %v", counts)
+	if counts["v1"] == 0 || counts["v2"] == 0 {
+		t.Errorf("answers %v, want both versions served", counts)
+	}
+
+	// The last file written was v1. A broken file changes nothing.
+	if err := os.WriteFile(conf, []byte("mount \"/app\" {\n  program = [\"/nonexistent\"]\n}\nlisten \"ftp\" {\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.reload()
+	d.waitLog(t, "configuration not reloaded: "+conf+":")
+	if resp, body := get(t, d.url+"/app"); resp.StatusCode != 200 || !strings.HasPrefix(body, "v1 ") {
+		t.Errorf("after a broken file GET /app = %d %q, want v1 still", resp.StatusCode, body)
+	}
+	if err := d.stop(t); err != nil {
+		t.Errorf("gatewayd exited with %v:\n%s", err, d.log())
+	}
+}
+
+// TestServeConfigErrors: a file that cannot be used stops the start with
+// each problem on a line of its own, FILE:LINE:COL, and status 1.
+func TestServeConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "bad.hcl")
+	os.WriteFile(conf, []byte("listen \"http\" {\n  address = \"127.0.0.1:0\"\n}\nmount \"git\" {\n  program = [\"/bin/true\"]\n}\nmount \"/x\" {\n  root = \"/nonexistent\"\n}\n"), 0o644)
+	for _, tt := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"problems", []string{"serve", "--config", conf}, []string{conf + ":4:7: ", conf + ":8:10: "}},
+		{"unreadable", []string{"serve", "--config", filepath.Join(dir, "missing.hcl")}, []string{"missing.hcl"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := exec.Command(binary, tt.args...).CombinedOutput()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+				t.Errorf("gatewayd %v: %v, want exit status 1:\n%s", tt.args, err, out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
