@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -165,5 +166,76 @@ func TestServeConfigErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestREADMEConfiguration runs the README's Configuration section: its
+// set-up (the cgi-bin section's, then the file), config check, serve and
+// each curl of its console block.
+func TestREADMEConfiguration(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := func(name string) string {
+		_, s, ok := strings.Cut(string(readme), name)
+		if !ok {
+			t.Fatalf("README has no %q section", name)
+		}
+		s, _, _ = strings.Cut(s, "\n## ")
+		return s
+	}
+	blocks := func(s, lang string) []string {
+		var out []string
+		for _, m := range regexp.MustCompile("(?s)```"+lang+"\n(.*?)```").FindAllStringSubmatch(s, -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	cgiSetup, _, _ := strings.Cut(blocks(section("## Serving a cgi-bin directory"), "sh")[0], "go run ./cmd/gatewayd ")
+	conf := section("## Configuration")
+	script, console := blocks(conf, "sh"), blocks(conf, "console")
+	if len(script) != 1 || len(console) != 1 {
+		t.Fatalf("README's Configuration section wants one sh and one console block")
+	}
+	setup, commands, _ := strings.Cut(script[0], "go run ./cmd/gatewayd ")
+	commands = "go run ./cmd/gatewayd " + commands
+
+	dir := t.TempDir()
+	sh := exec.Command("sh", "-e", "-c", cgiSetup+setup)
+	sh.Dir = dir
+	if out, err := sh.CombinedOutput(); err != nil {
+		t.Fatalf("README set-up: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(commands), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("README's commands = %q, want config check, then serve", lines)
+	}
+	check := exec.Command(binary, strings.Fields(strings.TrimPrefix(lines[0], "go run ./cmd/gatewayd "))...)
+	check.Dir = dir
+	if out, err := check.CombinedOutput(); err != nil || string(out) != "gatewayd.hcl: configuration ok\n" {
+		t.Fatalf("%s = %q, %v; want gatewayd.hcl: configuration ok", lines[0], out, err)
+	}
+	serve := exec.Command(binary, strings.Fields(strings.TrimPrefix(lines[1], "go run ./cmd/gatewayd "))...)
+	serve.Dir = dir
+	d := start(t, serve)
+
+	curls := regexp.MustCompile(`\$ curl -d '([^']*)' (\S+)\n(.*)\n`).FindAllStringSubmatch(console[0], -1)
+	if len(curls) == 0 {
+		t.Fatalf("README's console block has no curl -d line: %q", console[0])
+	}
+	for _, m := range curls {
+		if !strings.HasPrefix(m[2], d.url+"/") {
+			t.Fatalf("README curls %s but gatewayd serves %s", m[2], d.url)
+		}
+		resp, err := http.Post(m[2], "application/x-www-form-urlencoded", strings.NewReader(m[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != m[3]+"\n" {
+			t.Errorf("curl %s printed %q, README says %q", m[2], body, m[3])
+		}
 	}
 }
