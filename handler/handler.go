@@ -79,6 +79,10 @@ type Config struct {
 
 	// Logger receives one line per request. Default: no logging.
 	Logger hclog.Logger
+	// NoAccessLog leaves out the info line of each request that succeeds
+	// (the access log); failures, aborts and repaired responses are still
+	// logged.
+	NoAccessLog bool
 }
 
 // Defaults of Config.
@@ -633,7 +637,7 @@ func (s *serve) logRequest(d time.Duration) {
 		s.log.Error("request failed", kv...)
 	case len(s.violations) > 0:
 		s.log.Warn("response repaired", append(kv, "repaired", joinViolations(s.violations))...)
-	default:
+	case !s.h.cfg.NoAccessLog:
 		s.log.Info("request", kv...)
 	}
 }

@@ -708,3 +708,21 @@ func TestReadBodyFirst(t *testing.T) {
 		t.Errorf("short body logged %q, want one line saying the request was aborted", logs)
 	}
 }
+
+// TestNoAccessLog: without the access log a request that succeeds logs
+// nothing, and one that fails still logs its line.
+func TestNoAccessLog(t *testing.T) {
+	for _, tt := range []struct {
+		name, output, want string
+	}{
+		{"success", "Content-Type: text/plain\r\n\r\nok", ""},
+		{"failure", "garbage", "request failed"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, logs := run(t, handler.Config{App: output(tt.output), NoAccessLog: true}, request())
+			if tt.want == "" && logs != "" || !strings.Contains(logs, tt.want) {
+				t.Errorf("log = %q, want %q", logs, tt.want)
+			}
+		})
+	}
+}

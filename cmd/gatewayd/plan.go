@@ -60,6 +60,7 @@ func loadPlan(o serveOptions, program []string) (plan, config.Log, error) {
 		o.overrideLimits(&m.Limits)
 		mp := mountPlan{prefix: m.Prefix, handler: m.Handler(), what: "the demo app"}
 		mp.handler.Strict = o.strict
+		mp.handler.NoAccessLog = !cfg.Log.Access
 		if m.Root != "" || len(m.Program) > 0 {
 			rc := m.Runner()
 			mp.runner = &rc
