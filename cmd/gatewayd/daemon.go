@@ -47,6 +47,7 @@ type deployment struct {
 	runners []*subprocess.Runner
 	maxReqs int            // the programs it may run or queue at once, over all mounts; 0 when unbounded
 	active  sync.WaitGroup // requests being served by it
+	closed  sync.Once
 }
 
 // build makes the deployment of p. Nothing runs until it serves.
@@ -86,11 +87,15 @@ func build(p plan, software string, log hclog.Logger) (*deployment, error) {
 	return d, nil
 }
 
-// close releases the runners, once no request is served any more.
+// close releases the runners, once no request is served any more. A
+// reload and the drain may both close a deployment; the second does
+// nothing.
 func (d *deployment) close() {
-	for _, r := range d.runners {
-		r.Close()
-	}
+	d.closed.Do(func() {
+		for _, r := range d.runners {
+			r.Close()
+		}
+	})
 }
 
 // stop stops every program of d at once (see subprocess.Runner.Stop).

@@ -119,3 +119,57 @@ func TestDaemonReload(t *testing.T) {
 		t.Errorf("kept listener after the last reload = %q", got)
 	}
 }
+
+// TestDrainAfterReload: a drain that begins while the deployment a reload
+// replaced still finishes a request waits for it and ends cleanly.
+func TestDrainAfterReload(t *testing.T) {
+	d := newDaemon(defaultServeOptions(), hclog.NewNullLogger(), "gatewayd/test")
+	dir := t.TempDir()
+	gate, started := filepath.Join(dir, "gate"), filepath.Join(dir, "started")
+	a := writeProgram(t, "a.cgi", `touch "`+started+`"; while [ ! -e "`+gate+`" ]; do sleep 0.01; done; echo a`)
+	spec := listenSpec{"http", "127.0.0.1:0"}
+	if err := d.Start(programPlan(spec.address, a)); err != nil {
+		t.Fatal(err)
+	}
+	url := d.url(spec)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if resp, err := http.Get(url); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the program did not start")
+		}
+	}
+	if err := d.Reload(programPlan(spec.address, a)); err != nil {
+		t.Fatal(err)
+	}
+	drained := make(chan error, 1)
+	go func() { drained <- d.drain(nil) }()
+	time.Sleep(50 * time.Millisecond) // the drain waits for the request
+	os.WriteFile(gate, nil, 0o644)
+	if err := <-drained; err != nil {
+		t.Errorf("drain = %v", err)
+	}
+	wg.Wait()
+}
+
+// TestDeploymentCloseTwice: a reload and the drain may both close the
+// deployment a reload replaced; the second close does nothing.
+func TestDeploymentCloseTwice(t *testing.T) {
+	dep, err := build(programPlan("127.0.0.1:0", "/bin/true"), "gatewayd/test", hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	dep.server.Serve(t.Context(), &handler.Request{Env: map[string]string{"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1"}},
+		handler.NewGatewayWriter(&out)) // starts the runner's child starter
+	dep.close()
+	dep.close()
+}
