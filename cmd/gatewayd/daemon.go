@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,6 +47,8 @@ type deployment struct {
 	server  handler.Server
 	runners []*subprocess.Runner
 	maxReqs int            // the programs it may run or queue at once, over all mounts; 0 when unbounded
+	timeout time.Duration  // the longest a request of any mount may take
+	grace   time.Duration  // the longest kill grace of any mount
 	active  sync.WaitGroup // requests being served by it
 	closed  sync.Once
 }
@@ -56,9 +59,11 @@ func build(p plan, software string, log hclog.Logger) (*deployment, error) {
 	var mounts []handler.Mount
 	for _, m := range p.mounts {
 		cfg := m.handler
+		d.timeout = max(d.timeout, cmp.Or(cfg.Timeout, handler.DefaultTimeout))
 		cfg.ServerSoftware = software
 		cfg.Logger = log.Named("handler")
 		if m.runner != nil {
+			d.grace = max(d.grace, cmp.Or(m.runner.KillGrace, subprocess.DefaultKillGrace))
 			r := subprocess.New(*m.runner)
 			d.runners = append(d.runners, r)
 			children, queue := r.Limits()
@@ -297,7 +302,8 @@ func describe(p plan) string {
 }
 
 // drain stops every front-end at once and lets the requests in flight
-// finish, for at most the longest a request may take and 5s more. A signal
+// finish, for at most the longest a request of any mount may take and 5s
+// more. A signal
 // on cut ends the drain at once: the front-ends close their connections
 // and every program still running is stopped, and drain returns
 // errDrainCut, already logged. Whichever way the drain ends, no program is
@@ -306,14 +312,18 @@ func describe(p plan) string {
 // reading); then the failure is logged and its program, which has been
 // sent SIGKILL, is left to be reaped by whoever inherits it.
 func (d *daemon) drain(cut chan os.Signal) error {
-	ctx, cancel := context.WithTimeout(context.Background(), d.opts.timeout+5*time.Second)
-	defer cancel()
 	d.mu.Lock()
 	running := make([]frontend, 0, len(d.frontends))
 	for _, fe := range d.frontends {
 		running = append(running, fe)
 	}
+	var longest, grace time.Duration
+	for dep := range d.live {
+		longest, grace = max(longest, dep.timeout), max(grace, dep.grace)
+	}
 	d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), longest+5*time.Second)
+	defer cancel()
 	errs := make([]error, len(running))
 	var wg sync.WaitGroup
 	for i, fe := range running {
@@ -339,7 +349,7 @@ func (d *daemon) drain(cut chan os.Signal) error {
 	// deadline, FastCGI and SCGI close their connections, which stops their
 	// requests' programs, but net/http's Shutdown leaves its requests
 	// running: every program still running is stopped here.
-	stop, cancelStop := context.WithTimeout(context.Background(), d.opts.killGrace+10*time.Second)
+	stop, cancelStop := context.WithTimeout(context.Background(), grace+10*time.Second)
 	defer cancelStop()
 	d.mu.Lock()
 	live := make([]*deployment, 0, len(d.live))

@@ -72,7 +72,8 @@ command line adds to and overrides the file: its listeners are added,
 to every mount.
 
 SIGTERM or SIGINT stops gatewayd: it stops accepting and lets the requests
-in flight finish, for at most --timeout and 5s more. A second SIGTERM or
+in flight finish, for at most the longest timeout of any mount (--timeout)
+and 5s more. A second SIGTERM or
 SIGINT cuts that short: the programs still running are stopped (SIGTERM,
 then SIGKILL after --kill-grace) and gatewayd exits with status 1. SIGHUP
 reads --config again: a good file applies to new requests at once while
