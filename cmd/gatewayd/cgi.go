@@ -9,7 +9,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"gatewayd/environ"
 	"gatewayd/handler"
@@ -43,6 +45,12 @@ and IIS script maps ask; only when REDIRECT_STATUS is set (Apache sets it on
 an Action's internal redirect, a client cannot) or with --iis. Otherwise the
 request gets 403, so a URL cannot make gatewayd run any file.
 
+--config FILE routes the request through the mounts of a configuration file
+(see gatewayd serve --help) by SCRIPT_NAME + PATH_INFO, with each mount's
+program, limits and environment; PROGRAM, if given, is the mount at "/". The
+file's listen and log blocks are not used: the web server keeps the access
+log.
+
 --iis undoes IIS's PATH_INFO, which repeats SCRIPT_NAME unless the handler
 mapping has allowPathInfo="true", and corrects PATH_TRANSLATED to match.
 IIS cannot be told apart reliably, so it is never on by itself.`,
@@ -65,11 +73,14 @@ IIS cannot be told apart reliably, so it is never on by itself.`,
 			if help, _ := f.GetBool("help"); help {
 				return cmd.Help()
 			}
+			o.changed = map[string]bool{}
+			f.Visit(func(fl *pflag.Flag) { o.changed[fl.Name] = true })
 			return runCGI(cmd.Context(), o, f.Args(), env, cmd.InOrStdin(), stdout, stderr)
 		},
 	}
 	cmd.Flags().SetInterspersed(false) // flags after PROGRAM are its arguments
 	f := cmd.Flags()
+	f.StringVar(&o.config, "config", "", "route the request through the mounts of the HCL configuration `FILE` (its listen and log blocks are not used)")
 	f.BoolVar(&o.iis, "iis", false, "fix IIS's PATH_INFO and PATH_TRANSLATED; run PATH_TRANSLATED without REDIRECT_STATUS")
 	addRequestFlags(f, &o.serveOptions) // keep --timeout below the web server's own
 	return cmd
@@ -100,6 +111,9 @@ func runCGI(ctx context.Context, o cgiOptions, args []string, env environ.Enviro
 	signal.Notify(pipe, syscall.SIGPIPE)
 	defer signal.Stop(pipe)
 
+	if o.config != "" {
+		return runConfigCGI(ctx, o, args, env, stdin, stdout, stderr, log)
+	}
 	runner := subprocess.New(subprocess.Config{MaxChildren: 1, KillGrace: o.killGrace})
 	defer runner.Close()
 	cfg := cgi.Config{
@@ -125,6 +139,29 @@ func runCGI(ctx context.Context, o cgiOptions, args []string, env environ.Enviro
 	if err != nil && res.Status == 0 && res.Err != nil {
 		// The pipeline ran and its one log line says why no response
 		// was written.
+		return loggedError{err}
+	}
+	return err
+}
+
+// runConfigCGI serves the request through the mounts of --config, each
+// reading the body first as Apache needs; PROGRAM, if given, is the mount
+// at "/".
+func runConfigCGI(ctx context.Context, o cgiOptions, args []string, env environ.Environ, stdin io.Reader, stdout, stderr io.Writer, log hclog.Logger) error {
+	p, _, err := loadPlan(o.serveOptions, args)
+	if err != nil {
+		return configError(err, stderr)
+	}
+	for i := range p.mounts {
+		p.mounts[i].handler.ReadBodyFirst = true
+	}
+	dep, err := build(p, "gatewayd/"+gatewayVersion(), log.Named("cgi"))
+	if err != nil {
+		return err
+	}
+	defer dep.close()
+	res, err := cgi.Serve(ctx, cgi.Config{Server: dep.server, IIS: o.iis, Stdin: stdin, Stdout: stdout}, env)
+	if err != nil && res.Status == 0 && res.Err != nil {
 		return loggedError{err}
 	}
 	return err

@@ -307,3 +307,43 @@ func TestWithoutQueryArgs(t *testing.T) {
 		})
 	}
 }
+
+// TestCGIConfig: gatewayd cgi --config routes the one request through the
+// file's mounts, body read first, as serve does.
+func TestCGIConfig(t *testing.T) {
+	dir := t.TempDir()
+	writeScript(t, dir, "env.sh", envScript)
+	conf := filepath.Join(dir, "gatewayd.hcl")
+	if err := os.WriteFile(conf, []byte(`mount "/cgi-bin/prog" {
+  program = ["`+filepath.Join(dir, "env.sh")+`"]
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		env   []string
+		stdin string
+		out   []string
+	}{
+		{"mounted", cgiRequest("REQUEST_METHOD=POST", "CONTENT_LENGTH=5"), "hello",
+			[]string{"Status: 200 OK\r\n", "\nSCRIPT_NAME=/cgi-bin/prog\n", "\nPATH_INFO=/x\n", "stdin=hello\n"}},
+		{"no mount", cgiRequest("SCRIPT_NAME=/other"), "", []string{"Status: 404 Not Found\r\n"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(binary, "cgi", "--config", conf)
+			cmd.Env = tt.env
+			cmd.Stdin = strings.NewReader(tt.stdin)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("gatewayd cgi --config: %v\n%s", err, stderr.String())
+			}
+			for _, w := range tt.out {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout.String())
+				}
+			}
+		})
+	}
+}

@@ -50,9 +50,6 @@ func loadPlan(o serveOptions, program []string) (plan, config.Log, error) {
 			}
 		}
 	}
-	if len(p.listen) == 0 {
-		return plan{}, config.Log{}, usageError{errors.New("serve: no listener: give " + listenerFlags() + ", or listen blocks in --config")}
-	}
 	if len(cfg.Mounts) == 0 {
 		return plan{}, config.Log{}, usageError{errors.New("serve: nothing to serve: give PROGRAM, --root, or mount blocks in --config")}
 	}

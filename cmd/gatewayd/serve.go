@@ -157,6 +157,9 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 	if err != nil {
 		return configError(err, stderr)
 	}
+	if len(p.listen) == 0 {
+		return usageError{errors.New("serve: no listener: give " + listenerFlags() + ", or listen blocks in --config")}
+	}
 	log, err := newLoggerFor(logCfg.Level, logCfg.Format, stderr)
 	if err != nil {
 		return err
@@ -216,6 +219,9 @@ func reload(d *daemon, o serveOptions, program []string, log hclog.Logger) {
 	}
 	log.Info("SIGHUP received: reloading the configuration", "file", o.config)
 	p, logCfg, err := loadPlan(o, program)
+	if err == nil && len(p.listen) == 0 {
+		err = errors.New("no listener: the file has no listen block, and the command line none")
+	}
 	if err == nil {
 		err = d.Reload(p)
 	}

@@ -21,6 +21,12 @@ type Config struct {
 	// request's, PATH included (see the package doc). MaxBody and TempDir
 	// also bound and place the spooled request body.
 	Handler handler.Config
+	// Server, when set, serves the request in place of a pipeline made from
+	// Handler: a table of mounts from a configuration file, say. Its
+	// pipelines must read the body first (handler.Config.ReadBodyFirst),
+	// as Apache writes the whole body before it reads any output; Handler
+	// and Translated are not used.
+	Server handler.Server
 
 	// Translated runs the program PATH_TRANSLATED names when
 	// Handler.Program is empty: the file of an Apache Action or an IIS
@@ -53,27 +59,31 @@ var ErrNoResponse = errors.New("cgi: no response written")
 // the body ended early, Stdout failed, or Config is invalid.
 func Serve(ctx context.Context, cfg Config, env environ.Environ) (handler.Result, error) {
 	env = env.Clone()
-	hc := cfg.Handler
-	if hc.App == nil {
-		return handler.Result{}, errors.New("cgi: no app")
-	}
-	if cfg.Translated && hc.Program == "" {
-		if prog, err := script(env, cfg.IIS); err != nil {
-			hc.App = refused{err}
-		} else {
-			hc.Program = prog
+	h := cfg.Server
+	if h == nil {
+		hc := cfg.Handler
+		if hc.App == nil {
+			return handler.Result{}, errors.New("cgi: no app")
 		}
+		if cfg.Translated && hc.Program == "" {
+			if prog, err := script(env, cfg.IIS); err != nil {
+				hc.App = refused{err}
+			} else {
+				hc.Program = prog
+			}
+		}
+		if hc.PassEnv == nil {
+			hc.PassEnv = []string{}
+		}
+		hc.ReadBodyFirst = true
+		p, err := handler.New(hc)
+		if err != nil {
+			return handler.Result{}, fmt.Errorf("cgi: %w", err)
+		}
+		h = p
 	}
 	if cfg.IIS {
 		iis.Fix(env)
-	}
-	if hc.PassEnv == nil {
-		hc.PassEnv = []string{}
-	}
-	hc.ReadBodyFirst = true
-	h, err := handler.New(hc)
-	if err != nil {
-		return handler.Result{}, fmt.Errorf("cgi: %w", err)
 	}
 	stdin, stdout := cfg.Stdin, cfg.Stdout
 	if stdin == nil {
