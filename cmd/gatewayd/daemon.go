@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/signal"
 	"runtime"
 	"slices"
 	"sync"
@@ -301,17 +299,16 @@ func describe(p plan) string {
 	return fmt.Sprintf("%d mounts", len(p.mounts))
 }
 
-// drain stops every front-end at once and lets the requests in flight
+// Shutdown stops every front-end at once and lets the requests in flight
 // finish, for at most the longest a request of any mount may take and 5s
-// more. A signal
-// on cut ends the drain at once: the front-ends close their connections
-// and every program still running is stopped, and drain returns
-// errDrainCut, already logged. Whichever way the drain ends, no program is
-// left running when it returns, unless a program's pipeline cannot finish
-// its response within the kill grace and 10s more (a client that stopped
+// more. When ctx ends first the drain is cut short: the front-ends close
+// their connections, every program still running is stopped, and Shutdown
+// returns ctx's error. Whichever way the drain ends, no program is left
+// running when it returns, unless a program's pipeline cannot finish its
+// response within the kill grace and 10s more (a client that stopped
 // reading); then the failure is logged and its program, which has been
 // sent SIGKILL, is left to be reaped by whoever inherits it.
-func (d *daemon) drain(cut chan os.Signal) error {
+func (d *daemon) Shutdown(ctx context.Context) error {
 	d.mu.Lock()
 	running := make([]frontend, 0, len(d.frontends))
 	for _, fe := range d.frontends {
@@ -322,28 +319,21 @@ func (d *daemon) drain(cut chan os.Signal) error {
 		longest, grace = max(longest, dep.timeout), max(grace, dep.grace)
 	}
 	d.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), longest+5*time.Second)
+	drain, cancel := context.WithTimeout(ctx, longest+5*time.Second)
 	defer cancel()
 	errs := make([]error, len(running))
 	var wg sync.WaitGroup
 	for i, fe := range running {
-		wg.Go(func() { errs[i] = fe.Shutdown(ctx) })
+		wg.Go(func() { errs[i] = fe.Shutdown(drain) })
 	}
 	done := make(chan struct{})
 	go func() {
 		wg.Wait()
 		close(done)
 	}()
-
-	var sig os.Signal
 	select {
 	case <-done:
-	case <-ctx.Done(): // the deadline
-	case sig = <-cut:
-		// From here a further signal ends the process at once.
-		signal.Stop(cut)
-		d.log.Warn("second signal: stopping the requests in flight now", "signal", sig)
-		cancel()
+	case <-drain.Done(): // cut short, or the deadline
 	}
 	// After a whole drain nothing runs any more. After a cut or at the
 	// deadline, FastCGI and SCGI close their connections, which stops their
@@ -368,9 +358,8 @@ func (d *daemon) drain(cut chan os.Signal) error {
 		dep.active.Wait()
 		dep.close()
 	}
-	if sig != nil {
-		d.log.Error("drain cut short by a second signal: requests in flight were stopped", "signal", sig)
-		return loggedError{errDrainCut}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	for _, err := range errs {
 		if err != nil {

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -58,7 +59,7 @@ func TestDaemonReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := d.drain(nil); err != nil {
+		if err := d.Shutdown(context.Background()); err != nil {
 			t.Errorf("drain: %v", err)
 		}
 	})
@@ -151,7 +152,7 @@ func TestDrainAfterReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	drained := make(chan error, 1)
-	go func() { drained <- d.drain(nil) }()
+	go func() { drained <- d.Shutdown(context.Background()) }()
 	time.Sleep(50 * time.Millisecond) // the drain waits for the request
 	os.WriteFile(gate, nil, 0o644)
 	if err := <-drained; err != nil {

@@ -172,9 +172,7 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 
 	d := newDaemon(o, log, "gatewayd/"+gatewayVersion())
 	if err := d.Start(p); err != nil {
-		if cut := d.drain(nil); cut != nil {
-			return cut
-		}
+		d.Shutdown(context.Background())
 		return err
 	}
 	for {
@@ -191,6 +189,10 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 		}
 		break
 	}
+	// A second SIGTERM or SIGINT cuts the drain short; from then on a
+	// further one ends the process at once.
+	cutCtx, cut := context.WithCancel(context.Background())
+	defer cut()
 	stopping := make(chan struct{})
 	defer close(stopping)
 	go func() {
@@ -198,13 +200,18 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 			select {
 			case <-hangups:
 				log.Warn("SIGHUP received while stopping; ignoring")
+			case sig := <-stopSignals:
+				signal.Stop(stopSignals)
+				log.Warn("second signal: stopping the requests in flight now", "signal", sig)
+				cut()
 			case <-stopping:
 				return
 			}
 		}
 	}()
-	if cut := d.drain(stopSignals); cut != nil {
-		return cut
+	if d.Shutdown(cutCtx) != nil {
+		log.Error("drain cut short by a second signal: requests in flight were stopped")
+		return loggedError{errDrainCut}
 	}
 	log.Info("stopped")
 	return err
