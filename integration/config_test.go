@@ -34,30 +34,18 @@ func TestConfigFile(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	runGit := func(dir string, args ...string) string {
-		t.Helper()
-		cmd := exec.Command(git, args...)
-		cmd.Dir = dir
-		cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH"), "GIT_CONFIG_NOSYSTEM=1",
-			"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.invalid",
-			"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.invalid"}
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
+	gitIn := func(dir string, args ...string) string { return runGit(t, git, dir, args...) }
 	srv := filepath.Join(dir, "srv", "git")
 	work := filepath.Join(dir, "work")
 	os.MkdirAll(srv, 0o755)
 	os.MkdirAll(work, 0o755)
-	runGit(srv, "init", "-q", "--bare", "-b", "main", "project.git")
-	runGit(work, "init", "-q", "-b", "main")
+	gitIn(srv, "init", "-q", "--bare", "-b", "main", "project.git")
+	gitIn(work, "init", "-q", "-b", "main")
 	os.WriteFile(filepath.Join(work, "README"), []byte("served by gatewayd.hcl\n"), 0o644)
-	runGit(work, "add", ".")
-	runGit(work, "commit", "-q", "-m", "first")
-	runGit(work, "push", "-q", filepath.Join(srv, "project.git"), "main")
-	commit := strings.TrimSpace(runGit(work, "rev-parse", "HEAD"))
+	gitIn(work, "add", ".")
+	gitIn(work, "commit", "-q", "-m", "first")
+	gitIn(work, "push", "-q", filepath.Join(srv, "project.git"), "main")
+	commit := strings.TrimSpace(gitIn(work, "rev-parse", "HEAD"))
 
 	// The shipped file, with its machine-specific values replaced. Each
 	// must still be in it: a test of a file that no longer says what the
@@ -123,8 +111,8 @@ func TestConfigFile(t *testing.T) {
 	clone := func(t *testing.T, base, name string) {
 		t.Helper()
 		into := filepath.Join(dir, name)
-		runGit(dir, "clone", "-q", base+"/git/project.git", into)
-		if got := strings.TrimSpace(runGit(into, "rev-parse", "HEAD")); got != commit {
+		gitIn(dir, "clone", "-q", base+"/git/project.git", into)
+		if got := strings.TrimSpace(gitIn(into, "rev-parse", "HEAD")); got != commit {
 			t.Errorf("git clone %s/git/project.git: HEAD = %s, want %s", base, got, commit)
 		}
 		if b, _ := os.ReadFile(filepath.Join(into, "README")); string(b) != "served by gatewayd.hcl\n" {

@@ -221,19 +221,7 @@ func TestGitHTTPBackend(t *testing.T) {
 	backend := requirePeer(t, "/usr/lib/git-core/git-http-backend")
 	dir := t.TempDir()
 	srv := filepath.Join(dir, "srv", "git")
-	run := func(dir string, args ...string) string {
-		t.Helper()
-		cmd := exec.Command(git, args...)
-		cmd.Dir = dir
-		cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH"), "GIT_CONFIG_NOSYSTEM=1",
-			"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.invalid",
-			"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.invalid"}
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
+	run := func(dir string, args ...string) string { return runGit(t, git, dir, args...) }
 	os.MkdirAll(srv, 0o755)
 	run(srv, "init", "-q", "--bare", "repo.git")
 	run(filepath.Join(srv, "repo.git"), "config", "http.receivepack", "true")

@@ -232,22 +232,30 @@ func TestREADMECgiBin(t *testing.T) {
 	cmd.Dir = dir
 	d := start(t, cmd)
 
-	// "$ curl -d 'name=gatewayd' URL" and the line it prints.
-	m := regexp.MustCompile(`\$ curl -d '([^']*)' (\S+)\n(.*)\n`).FindStringSubmatch(console)
-	if m == nil {
+	readmeCurls(t, console, d.url)
+}
+
+// readmeCurls runs each "$ curl -d 'DATA' URL" of a README console block
+// against the gatewayd serving url, and checks it prints the line below.
+func readmeCurls(t *testing.T, console, url string) {
+	t.Helper()
+	curls := regexp.MustCompile(`\$ curl -d '([^']*)' (\S+)\n(.*)\n`).FindAllStringSubmatch(console, -1)
+	if len(curls) == 0 {
 		t.Fatalf("README's console block has no curl -d line: %q", console)
 	}
-	if !strings.HasPrefix(m[2], d.url+"/") {
-		t.Fatalf("README curls %s but gatewayd serves %s", m[2], d.url)
-	}
-	resp, err := http.Post(m[2], "application/x-www-form-urlencoded", strings.NewReader(m[1]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if string(body) != m[3]+"\n" {
-		t.Errorf("README example printed %q, README says %q", body, m[3])
+	for _, m := range curls {
+		if !strings.HasPrefix(m[2], url+"/") {
+			t.Fatalf("README curls %s but gatewayd serves %s", m[2], url)
+		}
+		resp, err := http.Post(m[2], "application/x-www-form-urlencoded", strings.NewReader(m[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != m[3]+"\n" {
+			t.Errorf("curl %s printed %q, README says %q", m[2], body, m[3])
+		}
 	}
 }
 

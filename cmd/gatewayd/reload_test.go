@@ -220,22 +220,5 @@ func TestREADMEConfiguration(t *testing.T) {
 	serve.Dir = dir
 	d := start(t, serve)
 
-	curls := regexp.MustCompile(`\$ curl -d '([^']*)' (\S+)\n(.*)\n`).FindAllStringSubmatch(console[0], -1)
-	if len(curls) == 0 {
-		t.Fatalf("README's console block has no curl -d line: %q", console[0])
-	}
-	for _, m := range curls {
-		if !strings.HasPrefix(m[2], d.url+"/") {
-			t.Fatalf("README curls %s but gatewayd serves %s", m[2], d.url)
-		}
-		resp, err := http.Post(m[2], "application/x-www-form-urlencoded", strings.NewReader(m[1]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if string(body) != m[3]+"\n" {
-			t.Errorf("curl %s printed %q, README says %q", m[2], body, m[3])
-		}
-	}
+	readmeCurls(t, console[0], d.url)
 }
