@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -190,10 +191,11 @@ func (c *client) response(id uint16) response {
 	}
 }
 
-// eof reports whether the server has closed the connection.
+// eof reports whether the server has closed the connection: an end of
+// file, or a reset when it closed with bytes of ours unread.
 func (c *client) eof() bool {
 	_, _, err := c.next()
-	return errors.Is(err, io.EOF)
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 func begin(id uint16, role uint16, flags uint8) []byte {
