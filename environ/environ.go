@@ -74,29 +74,17 @@ func (e Environ) DropCaseDuplicates() (dropped []string) {
 	if !lower {
 		return nil // the usual case: every name is upper case
 	}
-	kept := make(map[string]bool, len(e)) // names kept, upper-cased
+	kept := make(map[string]bool, len(e)) // names kept, folded to lower case
 	for _, k := range slices.Sorted(maps.Keys(e)) {
-		u := upperASCII(k)
-		if kept[u] {
+		folded := lowerASCII(k) // ASCII only: strings.ToLower would change bytes that are not UTF-8
+		if kept[folded] {
 			dropped = append(dropped, k)
 			delete(e, k)
 			continue
 		}
-		kept[u] = true
+		kept[folded] = true
 	}
 	return dropped
-}
-
-// upperASCII upper-cases the ASCII letters of s and keeps every other byte
-// (strings.ToUpper would replace bytes that are not UTF-8).
-func upperASCII(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'a' <= c && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	return string(b)
 }
 
 func hasLowerASCII(s string) bool {
