@@ -77,10 +77,6 @@ func build(p plan, software string, log hclog.Logger) (*deployment, error) {
 		}
 		mounts = append(mounts, handler.Mount{Prefix: m.prefix, Handler: h})
 	}
-	if len(mounts) == 1 && mounts[0].Prefix == "/" {
-		d.server = mounts[0].Handler // today's one mount: no table to look through
-		return d, nil
-	}
 	mux, err := handler.NewMux(mounts, log.Named("handler"))
 	if err != nil {
 		d.close()
