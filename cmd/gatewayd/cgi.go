@@ -111,29 +111,31 @@ func runCGI(ctx context.Context, o cgiOptions, args []string, env environ.Enviro
 	signal.Notify(pipe, syscall.SIGPIPE)
 	defer signal.Stop(pipe)
 
+	cfg := cgi.Config{IIS: o.iis, Stdin: stdin, Stdout: stdout}
 	if o.config != "" {
-		return runConfigCGI(ctx, o, args, env, stdin, stdout, stderr, log)
-	}
-	runner := subprocess.New(subprocess.Config{MaxChildren: 1, KillGrace: o.killGrace})
-	defer runner.Close()
-	cfg := cgi.Config{
-		Handler: handler.Config{
+		dep, err := configDeployment(o, args, stderr, log)
+		if err != nil {
+			return err
+		}
+		defer dep.close()
+		cfg.Server = dep.server
+	} else {
+		runner := subprocess.New(subprocess.Config{MaxChildren: 1, KillGrace: o.killGrace})
+		defer runner.Close()
+		cfg.Handler = handler.Config{
 			App:            runner,
 			Timeout:        o.timeout,
 			HeaderTimeout:  o.headerTimeout,
 			IdleTimeout:    o.idleTimeout,
 			MaxBody:        o.maxBody,
 			Strict:         o.strict,
-			ServerSoftware: "gatewayd/" + gatewayVersion(),
+			ServerSoftware: serverSoftware(),
 			Logger:         log.Named("cgi"),
-		},
-		Translated: len(args) == 0,
-		IIS:        o.iis,
-		Stdin:      stdin,
-		Stdout:     stdout,
-	}
-	if len(args) > 0 {
-		cfg.Handler.Program, cfg.Handler.Args = args[0], args[1:]
+		}
+		cfg.Translated = len(args) == 0
+		if len(args) > 0 {
+			cfg.Handler.Program, cfg.Handler.Args = args[0], args[1:]
+		}
 	}
 	res, err := cgi.Serve(ctx, cfg, env)
 	if err != nil && res.Status == 0 && res.Err != nil {
@@ -144,27 +146,18 @@ func runCGI(ctx context.Context, o cgiOptions, args []string, env environ.Enviro
 	return err
 }
 
-// runConfigCGI serves the request through the mounts of --config, each
+// configDeployment builds the mounts of --config for one CGI request, each
 // reading the body first as Apache needs; PROGRAM, if given, is the mount
 // at "/".
-func runConfigCGI(ctx context.Context, o cgiOptions, args []string, env environ.Environ, stdin io.Reader, stdout, stderr io.Writer, log hclog.Logger) error {
+func configDeployment(o cgiOptions, args []string, stderr io.Writer, log hclog.Logger) (*deployment, error) {
 	p, _, err := loadPlan(o.serveOptions, args)
 	if err != nil {
-		return configError(err, stderr)
+		return nil, configError(err, stderr)
 	}
 	for i := range p.mounts {
 		p.mounts[i].handler.ReadBodyFirst = true
 	}
-	dep, err := build(p, "gatewayd/"+gatewayVersion(), log.Named("cgi"))
-	if err != nil {
-		return err
-	}
-	defer dep.close()
-	res, err := cgi.Serve(ctx, cgi.Config{Server: dep.server, IIS: o.iis, Stdin: stdin, Stdout: stdout}, env)
-	if err != nil && res.Status == 0 && res.Err != nil {
-		return loggedError{err}
-	}
-	return err
+	return build(p, serverSoftware(), log.Named("cgi"))
 }
 
 // withoutQueryArgs returns args without the words of an indexed query at

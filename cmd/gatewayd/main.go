@@ -40,6 +40,9 @@ func gatewayVersion() string {
 	return "dev"
 }
 
+// serverSoftware is gatewayd's SERVER_SOFTWARE and Server field.
+func serverSoftware() string { return "gatewayd/" + gatewayVersion() }
+
 // loggedError marks an error the log has told already: run exits with
 // exitError without printing it again.
 type loggedError struct{ err error }

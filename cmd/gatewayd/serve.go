@@ -170,7 +170,7 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 	hangups, stopHangups := notifyHangup()
 	defer stopHangups()
 
-	d := newDaemon(o, log, "gatewayd/"+gatewayVersion())
+	d := newDaemon(o, log, serverSoftware())
 	if err := d.Start(p); err != nil {
 		d.Shutdown(context.Background())
 		return err
