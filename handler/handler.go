@@ -203,6 +203,11 @@ type Request struct {
 	// Stderr, when not nil, receives the programs' standard error instead
 	// of the log.
 	Stderr io.Writer
+	// Refuse, when set, is why the front-end will not have the request
+	// run (an HTTP request whose framing is ambiguous, say): nothing runs,
+	// and the pipeline answers with the error page of the status Refuse
+	// carries (StatusOf) and logs the request with it.
+	Refuse error
 }
 
 // Result says how a request ended, for front-ends that report it (FastCGI's
@@ -254,6 +259,10 @@ func (h *Handler) Serve(ctx context.Context, req *Request, w ResponseWriter) (re
 		res = s.result
 		s.logRequest(time.Since(start))
 	}()
+	if req.Refuse != nil {
+		s.fail(req.Refuse)
+		return s.result
+	}
 	s.run(ctx, req.Body)
 	return s.result
 }

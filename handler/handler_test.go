@@ -726,3 +726,21 @@ func TestNoAccessLog(t *testing.T) {
 		})
 	}
 }
+
+// TestRefuse: a request the front-end refuses runs nothing and gets the
+// error page of its status, logged once.
+func TestRefuse(t *testing.T) {
+	app := &recorder{outputs: []string{"Content-Type: text/plain\r\n\r\nran"}}
+	req := request()
+	req.Refuse = handler.Errorf(http.StatusBadRequest, "http: ambiguous framing")
+	out, res, logs := run(t, handler.Config{App: app}, req)
+	if want := "Status: 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n\r\n400 Bad Request\n"; out != want || res.Status != 400 {
+		t.Errorf("Serve = %d %q, want %q", res.Status, out, want)
+	}
+	if len(app.calls) != 0 {
+		t.Errorf("the app ran for a refused request")
+	}
+	if strings.Count(logs, "\n") != 1 || !strings.Contains(logs, "ambiguous framing") {
+		t.Errorf("log = %q, want one line with the reason", logs)
+	}
+}

@@ -40,7 +40,7 @@ type Mount struct {
 // may land in another mount; it keeps the request's overall timeout.
 type Mux struct {
 	mounts   []mountEntry // longest prefix first
-	notFound *Handler
+	notFound *Handler     // answers what no mount serves, and refused requests
 }
 
 type mountEntry struct {
@@ -99,6 +99,9 @@ func checkPrefix(p string) error {
 func (m *Mux) Serve(ctx context.Context, req *Request, w ResponseWriter) Result {
 	if req.Env == nil {
 		req.Env = environ.Environ{}
+	}
+	if req.Refuse != nil {
+		return m.notFound.Serve(ctx, req, w) // refused before any routing
 	}
 	return m.pick(req.Env).Serve(ctx, req, w)
 }

@@ -86,9 +86,8 @@ type Config struct {
 	// PassAuthorization passes Authorization and Proxy-Authorization to
 	// programs as HTTP_AUTHORIZATION and HTTP_PROXY_AUTHORIZATION.
 	PassAuthorization bool
-	// Logger receives the server's own events: a request refused for its
-	// framing (one line with the reason) and net/http's errors. Default:
-	// no logging.
+	// Logger receives net/http's errors; the handler logs the requests,
+	// those refused for their framing included. Default: no logging.
 	Logger hclog.Logger
 }
 
@@ -167,10 +166,10 @@ func (s *Server) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 	if fc, ok := r.Context().Value(framingKey{}).(*framingConn); ok {
 		f, err := fc.claim(r)
 		if err != nil {
-			s.cfg.Logger.Warn("request refused", "remote", r.RemoteAddr, "method", r.Method,
-				"uri", r.RequestURI, "reason", err.Error())
 			w.Header().Set("Connection", "close")
-			nethttp.Error(w, "400 Bad Request", nethttp.StatusBadRequest)
+			req := &handler.Request{Env: s.environ(r), ID: strconv.FormatUint(s.ids.Add(1), 10),
+				Refuse: &handler.Error{Status: nethttp.StatusBadRequest, Err: err}}
+			s.cfg.Handler.Serve(r.Context(), req, &responseWriter{w: w, software: s.cfg.ServerSoftware})
 			return
 		}
 		if f.last {
