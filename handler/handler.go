@@ -29,6 +29,11 @@ type Config struct {
 	// Root, when set, makes every request run the script its URL names, if
 	// that script lies inside Root (see Handler.route).
 	Root string
+	// ScriptFiles says that the files under Root are scripts the App reads
+	// (php-cgi, a FastCGI worker, interprets them) rather than programs to
+	// run: they need not be executable, and the App is told which one by
+	// SCRIPT_FILENAME, with no Call.Program.
+	ScriptFiles bool
 	// Program, when set and Root is not, is run for every request, with Args.
 	Program string
 	Args    []string

@@ -68,7 +68,7 @@ func (h *Handler) findScript(env environ.Environ) (*Call, error) {
 			dir, rest = cand, tail
 			continue
 		}
-		if err := CheckScript(cand, fi, h.root); err != nil {
+		if err := h.checkScript(cand, fi); err != nil {
 			return nil, err
 		}
 		cut := len(pi) - len(tail)
@@ -85,7 +85,7 @@ func (h *Handler) findScript(env environ.Environ) (*Call, error) {
 		} else {
 			delete(env, "PATH_TRANSLATED")
 		}
-		return &Call{Env: env, Program: cand}, nil
+		return h.scriptCall(env, cand), nil
 	}
 }
 
@@ -110,10 +110,10 @@ func (h *Handler) findUnderRoot(env environ.Environ) (*Call, error) {
 		case err != nil:
 			return nil, statError(err)
 		case !fi.IsDir():
-			if err := CheckScript(path, fi, h.root); err != nil {
+			if err := h.checkScript(path, fi); err != nil {
 				return nil, err
 			}
-			return &Call{Env: env, Program: path}, nil
+			return h.scriptCall(env, path), nil
 		}
 		delete(env, "SCRIPT_FILENAME")
 	}
@@ -144,7 +144,7 @@ func (h *Handler) scriptUnderDocumentRoot(env environ.Environ) (*Call, error) {
 	for path, pi := range PathSplits(full, "/", len(root)) {
 		fi, err := os.Stat(path)
 		if err == nil && !fi.IsDir() {
-			if err := CheckScript(path, fi, h.root); err != nil {
+			if err := h.checkScript(path, fi); err != nil {
 				return nil, err
 			}
 			env["SCRIPT_NAME"], env["PATH_INFO"] = url[:len(url)-len(pi)], pi
@@ -152,7 +152,7 @@ func (h *Handler) scriptUnderDocumentRoot(env environ.Environ) (*Call, error) {
 			if pi != "" {
 				setDefault(env, "PATH_TRANSLATED", filepath.Join(root, filepath.FromSlash(pi)))
 			}
-			return &Call{Env: env, Program: path}, nil
+			return h.scriptCall(env, path), nil
 		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 			return nil, statError(err)
@@ -198,11 +198,42 @@ func statError(err error) error {
 	return &Error{Status: http.StatusNotFound, Err: err}
 }
 
+// checkScript is CheckScript under the script root, without the check
+// that the file may be run when the App reads scripts (ScriptFiles).
+func (h *Handler) checkScript(path string, fi fs.FileInfo) error {
+	if h.cfg.ScriptFiles {
+		return checkFile(path, fi, h.root)
+	}
+	return CheckScript(path, fi, h.root)
+}
+
+// scriptCall is the call that runs the script at path: as the program,
+// or, when the App reads scripts (ScriptFiles), named by SCRIPT_FILENAME
+// alone.
+func (h *Handler) scriptCall(env environ.Environ, path string) *Call {
+	if h.cfg.ScriptFiles {
+		env["SCRIPT_FILENAME"] = path
+		return &Call{Env: env}
+	}
+	return &Call{Env: env, Program: path}
+}
+
 // CheckScript allows the file at path, whose FileInfo is fi, to run as a
 // script only if it is a regular file that may be run (Executable) and,
 // when root is not "", its real path, symlinks resolved, lies inside root,
 // itself a real path. Its errors are *Error values with status 403.
 func CheckScript(path string, fi fs.FileInfo, root string) error {
+	if err := checkFile(path, fi, root); err != nil {
+		return err
+	}
+	if !Executable(path, fi) {
+		return Errorf(http.StatusForbidden, "handler: %s is not executable", path)
+	}
+	return nil
+}
+
+// checkFile is CheckScript without the check that the file may be run.
+func checkFile(path string, fi fs.FileInfo, root string) error {
 	if !fi.Mode().IsRegular() {
 		return Errorf(http.StatusForbidden, "handler: %s is not a regular file", path)
 	}
@@ -214,9 +245,6 @@ func CheckScript(path string, fi fs.FileInfo, root string) error {
 		if real != root && !strings.HasPrefix(real, root+string(filepath.Separator)) {
 			return Errorf(http.StatusForbidden, "handler: %s resolves to %s, outside the root", path, real)
 		}
-	}
-	if !Executable(path, fi) {
-		return Errorf(http.StatusForbidden, "handler: %s is not executable", path)
 	}
 	return nil
 }

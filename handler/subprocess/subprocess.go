@@ -39,8 +39,6 @@
 package subprocess
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -50,11 +48,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -88,12 +84,7 @@ const (
 	DefaultQueuePerChild  = 16 // MaxQueue: this many per MaxChildren
 	DefaultQueueTimeout   = 10 * time.Second
 	DefaultKillGrace      = 2 * time.Second
-	DefaultMaxStderr      = 64 << 10
-)
-
-const (
-	stderrTail    = 1 << 10 // bytes of stderr kept for the failure log line
-	maxStderrLine = 4 << 10 // longer stderr lines are logged in pieces
+	DefaultMaxStderr      = handler.DefaultMaxStderr
 )
 
 // DefaultMaxChildren returns the default of Config.MaxChildren on this
@@ -131,7 +122,7 @@ type Runner struct {
 	pumps sync.WaitGroup // stdin pumps still blocked on a request body
 
 	devNull *os.File // the stdin of children without a body, opened once
-	starter starter  // starts every child
+	starter Starter  // starts every child
 
 	halt     chan struct{} // closed by Stop: every child is stopped, no more start
 	haltOnce sync.Once
@@ -159,7 +150,7 @@ func (r *Runner) Limits() (maxChildren, maxQueue int) {
 // and releases what the Runner holds. No Start may follow it.
 func (r *Runner) Close() {
 	r.pumps.Wait()
-	r.starter.close()
+	r.starter.Close()
 	if r.devNull != nil {
 		r.devNull.Close()
 	}
@@ -259,7 +250,6 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 	cmd := exec.Command(c.Program, c.Args...)
 	cmd.Env = c.Env.List()
 	cmd.Dir = filepath.Dir(c.Program)
-	setGroup(cmd)
 
 	stdoutR, stdoutW, err := childPipe(false)
 	if err != nil {
@@ -299,7 +289,7 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 		defer stdinR.Close()
 	}
 
-	err = r.starter.start(cmd)
+	err = r.starter.Start(cmd)
 	// The child holds its own copies of these ends now.
 	stdoutW.Close()
 	stderrW.Close()
@@ -327,13 +317,13 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 		exited:  make(chan struct{}),
 		stopped: make(chan struct{}),
 		logDone: make(chan struct{}),
-		tail:    newTail(stderrTail),
+		errLog:  handler.NewStderrLog(c, r.cfg.MaxStderr, "program", c.Program, "pid", pid),
 	}
 	p.mu.Lock()
 	p.stateAt = time.Now()
 	p.watch = time.AfterFunc(r.cfg.KillGrace, p.checkLeftovers)
 	p.mu.Unlock()
-	go p.relayStderr(log, c.Stderr, r.cfg.MaxStderr)
+	go p.relayStderr()
 	if stdinW != nil {
 		r.pumps.Add(1)
 		go func() {
@@ -377,7 +367,7 @@ type run struct {
 	leftover leftover    // how far checkLeftovers has gone
 	stateAt  time.Time   // when leftover last changed, or the start
 
-	tail *tail // the end of stderr; written by relayStderr, read after logDone
+	errLog *handler.StderrLog // written by relayStderr, read after logDone
 }
 
 // leftover is what checkLeftovers found of a program that exited while its
@@ -537,7 +527,7 @@ func (p *run) Wait() handler.Exit {
 		<-p.logDone
 	}
 
-	ex := handler.Exit{Pid: pid, Code: -1, Stderr: p.tail.String()}
+	ex := handler.Exit{Pid: pid, Code: -1, Stderr: p.errLog.Tail()}
 	if ps := p.cmd.ProcessState; ps != nil {
 		ex.Code = ps.ExitCode()
 		ex.Signal = exitSignal(ps)
@@ -552,73 +542,17 @@ func (p *run) Wait() handler.Exit {
 	return ex
 }
 
-// relayStderr passes the child's stderr line by line to sink, or to the
-// log when sink is nil, at most max bytes, and keeps its tail.
-func (p *run) relayStderr(log hclog.Logger, sink io.Writer, max int) {
+// relayStderr passes the child's stderr on through errLog.
+func (p *run) relayStderr() {
 	defer close(p.logDone)
 	defer p.stderr.Close()
-	br := bufio.NewReaderSize(p.stderr, maxStderrLine)
-	logged, dropped := 0, 0
+	buf := make([]byte, 4<<10)
 	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
-			p.tail.Write(line)
-			switch {
-			case logged+len(line) > max:
-				dropped += len(line)
-			case sink != nil:
-				if _, err := sink.Write(line); err != nil {
-					sink = io.Discard // the front-end's stream is gone; keep draining
-				}
-				logged += len(line)
-			default:
-				log.Warn("stderr: " + printable(line))
-				logged += len(line)
-			}
-		}
-		if err != nil && err != bufio.ErrBufferFull {
+		n, err := p.stderr.Read(buf)
+		p.errLog.Write(buf[:n])
+		if err != nil {
 			break
 		}
 	}
-	if dropped > 0 {
-		log.Warn("stderr truncated", "logged_bytes", logged, "dropped_bytes", dropped)
-	}
-}
-
-// printable returns line without its line ending, with bytes that could
-// forge or garble log lines shown as escapes.
-func printable(line []byte) string {
-	line = bytes.TrimRight(line, "\r\n")
-	for i := 0; i < len(line); {
-		r, n := utf8.DecodeRune(line[i:])
-		if r == utf8.RuneError && n <= 1 || r < 0x20 && r != '\t' || r == 0x7f {
-			q := strconv.QuoteToASCII(string(line))
-			return q[1 : len(q)-1]
-		}
-		i += n
-	}
-	return string(line)
-}
-
-// tail keeps the last n bytes written to it.
-type tail struct {
-	buf []byte
-	n   int
-}
-
-func newTail(n int) *tail { return &tail{n: n} }
-
-func (t *tail) Write(b []byte) {
-	t.buf = append(t.buf, b...)
-	if len(t.buf) > 2*t.n {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.n:]...)
-	}
-}
-
-func (t *tail) String() string {
-	b := t.buf
-	if len(b) > t.n {
-		b = b[len(b)-t.n:]
-	}
-	return string(bytes.TrimRight(b, "\n"))
+	p.errLog.Close()
 }
