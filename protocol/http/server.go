@@ -56,6 +56,7 @@ import (
 	"io"
 	"net"
 	nethttp "net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -316,10 +317,23 @@ type responseWriter struct {
 	body     *trackedBody // the request's body, or nil when it has none
 }
 
+// netHTTPFields are the response fields net/http acts on, found only under
+// their canonical names: "Content-type" (as PHP writes it) kept as it was
+// would get a sniffed Content-Type beside it, and "date" a second Date.
+// Other names keep the program's case.
+var netHTTPFields = map[string]bool{
+	"Content-Type": true, "Content-Length": true, "Transfer-Encoding": true,
+	"Connection": true, "Date": true, "Trailer": true,
+}
+
 func (rw *responseWriter) WriteHeader(st handler.Status, h *handler.Headers) error {
 	dst := rw.w.Header()
 	for _, f := range h.Fields() {
-		dst[f.Name] = append(dst[f.Name], f.Value)
+		name := f.Name
+		if c := textproto.CanonicalMIMEHeaderKey(name); netHTTPFields[c] {
+			name = c
+		}
+		dst[name] = append(dst[name], f.Value)
 	}
 	if !h.Has("Server") {
 		dst.Set("Server", rw.software)
