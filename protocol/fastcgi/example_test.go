@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/fcgi"
 	"net/http/httptest"
+	"os"
 	"strings"
 
 	"github.com/yookoala/gofast"
@@ -45,4 +48,48 @@ func ExampleNew() {
 	// Output:
 	// 200 Hello world!
 	// fastcgi: server closed
+}
+
+// Asking a Go net/http/fcgi program for two pages on one kept connection,
+// as a pool of FastCGI workers does: the raw CGI response, then how the
+// request ended and whether the connection carries the next one.
+func ExampleClientConn_Do() {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer l.Close()
+	go fcgi.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "Hello, %s!", r.URL.Query().Get("name"))
+	}))
+
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	cc := fastcgi.NewClientConn(c)
+	defer cc.Close()
+	for _, name := range []string{"gopher", "again"} {
+		req, err := cc.Do(map[string]string{
+			"REQUEST_METHOD":  "GET",
+			"SERVER_PROTOCOL": "HTTP/1.1",
+			"HTTP_HOST":       "example.com",
+			"REQUEST_URI":     "/hello?name=" + name,
+		}, nil, os.Stderr)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		out, err := io.ReadAll(req)
+		end, endErr := req.End()
+		if err != nil || endErr != nil {
+			fmt.Println(err, endErr)
+			return
+		}
+		// The header has a Date field; print its status line only.
+		head, body, _ := strings.Cut(string(out), "\r\n\r\n")
+		status, _, _ := strings.Cut(head, "\r\n")
+		fmt.Printf("%s: %s %+v\n", status, body, end)
+	}
+	// Output:
+	// Status: 200 OK: Hello, gopher! {AppStatus:0 ProtocolStatus:0 Reusable:true}
+	// Status: 200 OK: Hello, again! {AppStatus:0 ProtocolStatus:0 Reusable:true}
 }

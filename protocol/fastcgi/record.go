@@ -47,12 +47,28 @@ const (
 	roleFilter     = 3
 )
 
-// Protocol statuses of END_REQUEST (FastCGI §5.5).
+// Protocol statuses of END_REQUEST, its protocolStatus field (FastCGI
+// §5.5): why the application ended a request, as opposed to its appStatus,
+// the exit status of the program.
 const (
-	statusRequestComplete = 0
-	statusCantMpxConn     = 1
-	statusOverloaded      = 2
-	statusUnknownRole     = 3
+	// StatusRequestComplete: the request ran to its end.
+	StatusRequestComplete = 0
+	// StatusCantMpxConn: the application rejected a second request on a
+	// connection that already carries one.
+	StatusCantMpxConn = 1
+	// StatusOverloaded: the application rejected the request because it
+	// ran out of a resource, such as database connections or workers.
+	StatusOverloaded = 2
+	// StatusUnknownRole: the application does not play the role asked for.
+	StatusUnknownRole = 3
+)
+
+// The server's names for the statuses.
+const (
+	statusRequestComplete = StatusRequestComplete
+	statusCantMpxConn     = StatusCantMpxConn
+	statusOverloaded      = StatusOverloaded
+	statusUnknownRole     = StatusUnknownRole
 )
 
 // flagKeepConn in BEGIN_REQUEST's flags keeps the connection open after
@@ -88,13 +104,7 @@ func readRecord(r io.Reader, buf []byte) (header, []byte, error) {
 	if _, err := io.ReadFull(r, buf[:headerLen]); err != nil {
 		return h, nil, err
 	}
-	h = header{
-		Version:       buf[0],
-		Type:          recType(buf[1]),
-		ID:            binary.BigEndian.Uint16(buf[2:]),
-		ContentLength: binary.BigEndian.Uint16(buf[4:]),
-		PaddingLength: buf[6],
-	}
+	h = parseHeader(buf)
 	if h.Version != version1 {
 		return h, nil, fmt.Errorf("%w %d", errVersion, h.Version)
 	}
@@ -106,6 +116,18 @@ func readRecord(r io.Reader, buf []byte) (header, []byte, error) {
 		return h, nil, err
 	}
 	return h, buf[:h.ContentLength], nil
+}
+
+// parseHeader decodes the record header at the front of b, which must hold
+// headerLen bytes.
+func parseHeader(b []byte) header {
+	return header{
+		Version:       b[0],
+		Type:          recType(b[1]),
+		ID:            binary.BigEndian.Uint16(b[2:]),
+		ContentLength: binary.BigEndian.Uint16(b[4:]),
+		PaddingLength: b[6],
+	}
 }
 
 // encodeHeader is the only encoder of record headers: the header of a
@@ -185,6 +207,16 @@ func endRequestBody(appStatus uint32, protocolStatus uint8) []byte {
 	binary.BigEndian.PutUint32(b, appStatus)
 	b[4] = protocolStatus
 	return b
+}
+
+var errEndLength = errors.New("fastcgi: END_REQUEST body is not 8 bytes")
+
+// parseEndRequest decodes END_REQUEST's body, as endRequestBody encodes it.
+func parseEndRequest(content []byte) (appStatus uint32, protocolStatus uint8, err error) {
+	if len(content) != 8 {
+		return 0, 0, errEndLength
+	}
+	return binary.BigEndian.Uint32(content), content[4], nil
 }
 
 // errNameValue is returned for a name-value pair whose lengths run past the

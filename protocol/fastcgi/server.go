@@ -1,6 +1,8 @@
 // Package fastcgi is gatewayd's FastCGI 1.0 front-end: a drop-in for
 // fcgiwrap behind nginx, complete to the specification. record.go is the
 // wire format; server.go is the connection loop and the request-ID demux.
+// client.go is the other side, gatewayd as the web server in front of a
+// FastCGI application (ClientConn).
 //
 // Roles (FastCGI §5.1):
 //
