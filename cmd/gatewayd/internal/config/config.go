@@ -28,6 +28,18 @@
 //	  program = ["/usr/lib/git-core/git-http-backend"]
 //	  env     = { GIT_PROJECT_ROOT = "/srv/git", GIT_HTTP_EXPORT_ALL = "1" }
 //	}
+//	mount "/php" {                    # FastCGI workers gatewayd runs and keeps
+//	  root = "/srv/php"               # optional: the scripts the workers read
+//	  worker {
+//	    command      = ["/usr/bin/php-cgi"]
+//	    processes    = 4
+//	    max_requests = 1000           # recycle a worker after this many requests
+//	    max_rss      = "256MiB"       # or once its resident memory is over this
+//	  }
+//	}
+//	mount "/fpm" {                    # an external FastCGI server: HOST:PORT or unix:PATH
+//	  fastcgi = "unix:/run/php/php-fpm.sock"
+//	}
 //
 // HCL puts one attribute on a line: a block on one line holds at most one
 // (limits { timeout = "30s" }).
@@ -40,7 +52,7 @@
 // # Defaults
 //
 // A key left out has the default of the command-line flag of the same
-// name:
+// name, where there is one:
 //
 //	log.level             "info"
 //	log.format            "text"
@@ -54,6 +66,9 @@
 //	limits.queue_timeout  10s
 //	limits.max_body       1GiB
 //	pass_env              PATH only
+//	worker.processes      the number of CPUs
+//	worker.max_requests   0: never recycle after a number of requests
+//	worker.max_rss        none: never recycle for memory
 //
 // A mount's limits are the top-level limits with the mount's own limits
 // block over them, key by key; a derived default follows the value in force
@@ -62,6 +77,13 @@
 // the top level or in the mount. A mount's environment is the top-level env
 // with the mount's env over it. A null value (timeout = null) is the same
 // as leaving the key out.
+//
+// A worker mount runs processes workers, each serving one request at a
+// time, instead of up to max_children programs; max_queue, queue_timeout
+// and kill_grace bound its requests as they do a program's. A fastcgi
+// mount opens at most max_children connections to its server. The
+// environment (env and pass_env) is every worker's own environment as well
+// as the base of every request's.
 //
 // # Rules
 //
@@ -73,8 +95,9 @@
 //   - Durations are Go durations ("30s", "1m30s"); a number is seconds only
 //     if it says so ("30" is a mistake). Sizes are a whole number of bytes
 //     (1048576 or "1048576") or one with a KiB, MiB or GiB suffix ("1GiB").
-//     Every duration, size and count of limits must be positive;
-//     max_children and max_queue are at most 16777216.
+//     Every duration, size and count of limits, and a worker's processes
+//     and max_rss, must be positive; max_requests must not be negative;
+//     max_children, max_queue and processes are at most 16777216.
 //   - listen's label is "http", "fastcgi" or "scgi". Listen and admin
 //     addresses are HOST:PORT (PORT a number from 0 to 65535, HOST empty
 //     for every interface), unix:PATH, fd:N (an inherited listening
@@ -83,8 +106,9 @@
 //   - A mount's prefix is "/" or starts with '/', does not end with '/' and
 //     has no empty, "." or ".." segment; no two mounts have the same prefix.
 //   - A mount is exactly one of root, program, worker or fastcgi; a worker
-//     mount may add root. Worker and fastcgi mounts are parsed and checked
-//     but not supported yet, which is a problem of its own.
+//     mount may add root, whose files are then scripts the workers read
+//     rather than programs to run. A worker block has a command. fastcgi
+//     is HOST:PORT or unix:PATH.
 //   - Paths in the file are absolute, as systemd wants them: the file means
 //     the same whatever directory gatewayd starts in and wherever the file
 //     lies. root is a directory; program's (and a worker's command's) first
@@ -116,6 +140,7 @@ import (
 	"gatewayd/environ"
 	"gatewayd/handler"
 	"gatewayd/handler/subprocess"
+	"gatewayd/handler/worker"
 )
 
 // Config is a whole deployment, as a file describes it. Every field is
@@ -162,22 +187,36 @@ type Limits struct {
 }
 
 // Mount is what runs for the requests under a URL path prefix. Exactly one
-// of Root and Program is set, or neither for the built-in demo app (only in
-// Default's Config).
+// of Root, Program, Worker and FastCGI is set, or Worker with Root, or none
+// for the built-in demo app (only in Default's Config).
 type Mount struct {
 	Prefix  string            // "/" or "/git": leading '/', no trailing '/', no empty, "." or ".." segment
-	Root    string            // a script root (absolute, cleaned), or ""
+	Root    string            // a script root (absolute, cleaned), or ""; with Worker, scripts the workers read
 	Program []string          // the program and its arguments, or nil
+	Worker  *Worker           // the FastCGI workers gatewayd runs, or nil
+	FastCGI string            // the ADDR of an external FastCGI server, HOST:PORT or unix:PATH, or ""
 	Env     map[string]string // the top-level env with the mount's env over it; never nil
 	PassEnv []string          // the top-level pass_env, PATH first
 	Limits  Limits            // the top-level limits with the mount's limits block over them
 }
 
+// Worker is a worker block: the FastCGI application a worker mount runs,
+// and when its processes are recycled.
+type Worker struct {
+	Command     []string // the program and its arguments
+	Processes   int      // workers running at once; default the number of CPUs
+	MaxRequests int      // requests after which a worker is recycled; 0 is never
+	MaxRSS      int64    // resident bytes over which a worker is recycled; 0 is never
+}
+
 // Handler returns the pipeline configuration of m: everything but App,
 // Logger and what the command line alone decides (ServerSoftware, Strict).
+// Program is set for a program mount only; ScriptFiles for a worker mount
+// with a root.
 func (m Mount) Handler() handler.Config {
 	c := handler.Config{
 		Root:          m.Root,
+		ScriptFiles:   m.Worker != nil && m.Root != "",
 		Env:           environ.Environ(maps.Clone(m.Env)),
 		PassEnv:       slices.Clone(m.PassEnv),
 		Timeout:       m.Limits.Timeout,
@@ -185,7 +224,7 @@ func (m Mount) Handler() handler.Config {
 		IdleTimeout:   m.Limits.IdleTimeout,
 		MaxBody:       m.Limits.MaxBody,
 	}
-	if m.Root == "" && len(m.Program) > 0 {
+	if m.Root == "" && m.Worker == nil && m.FastCGI == "" && len(m.Program) > 0 {
 		c.Program = m.Program[0]
 		if len(m.Program) > 1 {
 			c.Args = slices.Clone(m.Program[1:])
@@ -194,7 +233,8 @@ func (m Mount) Handler() handler.Config {
 	return c
 }
 
-// Runner returns the configuration of the runner of m's programs.
+// Runner returns the configuration of the runner of m's programs (a root
+// or program mount).
 func (m Mount) Runner() subprocess.Config {
 	return subprocess.Config{
 		MaxChildren:  m.Limits.MaxChildren,
@@ -202,6 +242,64 @@ func (m Mount) Runner() subprocess.Config {
 		QueueTimeout: m.Limits.QueueTimeout,
 		KillGrace:    m.Limits.KillGrace,
 	}
+}
+
+// WorkerConfig returns the configuration of the pool of m's workers (a
+// worker mount). Env is the workers' whole environment, the one the
+// pipeline starts a CGI program's from: the variables of PassEnv that
+// gatewayd's own environment has, then Env over them. Logger is nil, for
+// the daemon to set; Dir, StartTimeout, RapidFails and MaxStderr are left
+// to their defaults. For a mount without Worker, Command is nil and the
+// counts are 0.
+func (m Mount) WorkerConfig() worker.Config {
+	c := worker.Config{
+		Env:          m.baseEnv(),
+		MaxQueue:     m.Limits.MaxQueue,
+		QueueTimeout: m.Limits.QueueTimeout,
+		KillGrace:    m.Limits.KillGrace,
+		Name:         m.Prefix,
+	}
+	if w := m.Worker; w != nil {
+		c.Command = slices.Clone(w.Command)
+		c.Processes = w.Processes
+		c.MaxRequests = w.MaxRequests
+		c.MaxRSS = w.MaxRSS
+	}
+	return c
+}
+
+// baseEnv returns the variables of m.PassEnv from gatewayd's environment
+// with m.Env over them.
+func (m Mount) baseEnv() environ.Environ {
+	env := environ.Environ{}
+	for _, k := range m.PassEnv {
+		if v, ok := os.LookupEnv(k); ok {
+			env[k] = v
+		}
+	}
+	maps.Copy(env, m.Env)
+	return env
+}
+
+// RemoteConfig returns the configuration of the connections to m's
+// FastCGI server (a fastcgi mount). Logger is nil, for the daemon to set;
+// DialTimeout and MaxStderr are left to their defaults. Network and
+// Address are "unix" and the path for unix:PATH, else "tcp" and
+// HOST:PORT; both are "" for a mount without FastCGI.
+func (m Mount) RemoteConfig() worker.RemoteConfig {
+	c := worker.RemoteConfig{
+		MaxConns:     m.Limits.MaxChildren,
+		MaxQueue:     m.Limits.MaxQueue,
+		QueueTimeout: m.Limits.QueueTimeout,
+		KillGrace:    m.Limits.KillGrace,
+		Name:         m.Prefix,
+	}
+	if path, ok := strings.CutPrefix(m.FastCGI, "unix:"); ok {
+		c.Network, c.Address = "unix", path
+	} else if m.FastCGI != "" {
+		c.Network, c.Address = "tcp", m.FastCGI
+	}
+	return c
 }
 
 // Default returns the Config the command line alone describes: no

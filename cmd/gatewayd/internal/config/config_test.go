@@ -15,6 +15,7 @@ import (
 	"gatewayd/environ"
 	"gatewayd/handler"
 	"gatewayd/handler/subprocess"
+	"gatewayd/handler/worker"
 )
 
 // fixture is what the test files name on disk: in a file, @DIR@ is a
@@ -68,7 +69,6 @@ var brokenFiles = []struct {
 	}},
 	{"missing command", "mount \"/php\" {\n  worker {}\n}", []string{
 		`f.hcl:2:3: worker: no command`,
-		`f.hcl:2:3: mount "/php": worker mounts are not supported yet`,
 	}},
 	{"missing label", `mount { root = "@DIR@" }`, []string{
 		`f.hcl:1:7: Missing prefix for mount; All mount blocks must have 1 labels (prefix).`,
@@ -185,26 +185,35 @@ var brokenFiles = []struct {
 	}},
 	{"three kinds", "mount \"/x\" {\n  root = \"@DIR@\"\n  program = [\"@EXE@\"]\n  fastcgi = \":9000\"\n}", []string{
 		`f.hcl:3:3: mount "/x": give one of root, program, worker or fastcgi, not root, program and fastcgi`,
-		`f.hcl:4:3: mount "/x": fastcgi mounts are not supported yet`,
 	}},
-	{"worker", "mount \"/php\" {\n  worker {\n    command = [\"@EXE@\"]\n  }\n}", []string{
-		`f.hcl:2:3: mount "/php": worker mounts are not supported yet`,
-	}},
-	{"worker with root", "mount \"/php\" {\n  root = \"@DIR@\"\n  worker {\n    command = [\"@EXE@\"]\n    processes = 4\n    max_requests = 0\n  }\n}", []string{
-		`f.hcl:3:3: mount "/php": worker mounts are not supported yet`,
+	{"worker and program", "mount \"/php\" {\n  worker {\n    command = [\"@EXE@\"]\n  }\n  program = [\"@EXE@\"]\n}", []string{
+		`f.hcl:5:3: mount "/php": give one of root, program, worker or fastcgi, not worker and program`,
 	}},
 	{"bad worker", "mount \"/php\" {\n  worker {\n    command = [\"php-cgi\"]\n    processes = 0\n    max_requests = -1\n  }\n}", []string{
-		`f.hcl:2:3: mount "/php": worker mounts are not supported yet`,
 		`f.hcl:3:15: command "php-cgi": must be an absolute path`,
 		`f.hcl:4:17: processes 0: must be positive`,
 		`f.hcl:5:20: max_requests -1: must not be negative (0 is never)`,
 	}},
-	{"fastcgi", "mount \"/fpm\" {\n  fastcgi = \"unix:/run/php/php-fpm.sock\"\n}", []string{
-		`f.hcl:2:3: mount "/fpm": fastcgi mounts are not supported yet`,
+	{"worker command not executable", "mount \"/php\" {\n  worker {\n    command = [\"@FILE@\"]\n  }\n}", []string{
+		`f.hcl:3:15: command "@FILE@": not executable`,
+	}},
+	{"too many processes", "mount \"/php\" {\n  worker {\n    command = [\"@EXE@\"]\n    processes = 16777217\n  }\n}", []string{
+		`f.hcl:4:17: processes 16777217: must be at most 16777216`,
+	}},
+	{"bad max_rss", "mount \"/php\" {\n  worker {\n    command = [\"@EXE@\"]\n    max_rss = \"lots\"\n  }\n}", []string{
+		`f.hcl:4:15: max_rss "lots": want a whole number of bytes, or of KiB, MiB or GiB, such as "1GiB"`,
+	}},
+	{"zero max_rss", "mount \"/php\" {\n  worker {\n    command = [\"@EXE@\"]\n    max_rss = 0\n  }\n}", []string{
+		`f.hcl:4:15: max_rss "0": must be positive`,
+	}},
+	{"unknown worker attribute", "mount \"/php\" {\n  worker {\n    command = [\"@EXE@\"]\n    max_memory = \"1GiB\"\n  }\n}", []string{
+		`f.hcl:4:5: Unsupported argument; An argument named "max_memory" is not expected here.`,
 	}},
 	{"bad fastcgi address", "mount \"/fpm\" {\n  fastcgi = \"systemd\"\n}", []string{
-		`f.hcl:2:3: mount "/fpm": fastcgi mounts are not supported yet`,
 		`f.hcl:2:13: fastcgi "systemd": want HOST:PORT or unix:PATH`,
+	}},
+	{"relative fastcgi socket", "mount \"/fpm\" {\n  fastcgi = \"unix:php-fpm.sock\"\n}", []string{
+		`f.hcl:2:13: fastcgi "unix:php-fpm.sock": want an absolute path after unix:`,
 	}},
 
 	// Roots and programs.
@@ -517,6 +526,80 @@ mount "/git" {
 				},
 			},
 		}},
+		{"workers and fastcgi", `
+mount "/w" {
+  worker {
+    command = ["@EXE@", "-c", "/etc/php.ini"]
+  }
+}
+mount "/php" {
+  root = "@DIR@"
+  worker {
+    command      = ["@EXE@"]
+    processes    = 4
+    max_requests = 0
+    max_rss      = "256MiB"
+  }
+  limits { max_children = 2 }
+}
+mount "/big" {
+  worker {
+    command      = ["@EXE@"]
+    processes    = null
+    max_requests = 500
+    max_rss      = 1048576
+  }
+}
+mount "/fpm" {
+  fastcgi = "unix:/run/php/php-fpm.sock"
+}
+mount "/tcp" {
+  fastcgi = "[::1]:9000"
+}
+`, &Config{
+			Log:     Log{"info", "text", true},
+			Limits:  def,
+			Env:     map[string]string{},
+			PassEnv: []string{"PATH"},
+			Mounts: []Mount{
+				{
+					Prefix:  "/w",
+					Worker:  &Worker{Command: []string{fx.exe, "-c", "/etc/php.ini"}, Processes: cpus},
+					Env:     map[string]string{},
+					PassEnv: []string{"PATH"},
+					Limits:  def,
+				},
+				{
+					Prefix:  "/php",
+					Root:    fx.dir,
+					Worker:  &Worker{Command: []string{fx.exe}, Processes: 4, MaxRSS: 256 << 20},
+					Env:     map[string]string{},
+					PassEnv: []string{"PATH"},
+					Limits:  with(func(l *Limits) { l.MaxChildren, l.MaxQueue = 2, 32 }),
+				},
+				{
+					Prefix:  "/big",
+					Worker:  &Worker{Command: []string{fx.exe}, Processes: cpus, MaxRequests: 500, MaxRSS: 1 << 20},
+					Env:     map[string]string{},
+					PassEnv: []string{"PATH"},
+					Limits:  def,
+				},
+				{
+					Prefix:  "/fpm",
+					FastCGI: "unix:/run/php/php-fpm.sock",
+					Env:     map[string]string{},
+					PassEnv: []string{"PATH"},
+					Limits:  def,
+				},
+				{
+					Prefix:  "/tcp",
+					FastCGI: "[::1]:9000",
+					Env:     map[string]string{},
+					PassEnv: []string{"PATH"},
+					Limits:  def,
+				},
+			},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -532,8 +615,7 @@ mount "/git" {
 	}
 }
 
-// TestParseDesign parses the example of the package doc, with the worker
-// and fastcgi mounts that are not supported yet.
+// TestParseDesign parses the example of the package doc.
 func TestParseDesign(t *testing.T) {
 	fx := newFixture(t)
 	src := fx.expand(`
@@ -573,17 +655,47 @@ mount "/php" {
     command      = ["@EXE@"]
     processes    = 4
     max_requests = 1000
+    max_rss      = "256MiB"
   }
 }
 mount "/fpm" {
   fastcgi = "unix:/run/php/php-fpm.sock"
 }
 `)
-	_, err := Parse("f.hcl", []byte(src))
-	want := `f.hcl:34:3: mount "/php": worker mounts are not supported yet
-f.hcl:41:3: mount "/fpm": fastcgi mounts are not supported yet`
-	if err == nil || err.Error() != want {
-		t.Errorf("Parse(%q) = %v, want\n%s", src, err, want)
+	c, err := Parse("f.hcl", []byte(src))
+	if err != nil {
+		t.Fatalf("Parse(%q) = %v", src, err)
+	}
+	if len(c.Mounts) != 4 {
+		t.Fatalf("Parse(%q) has %d mounts, want 4", src, len(c.Mounts))
+	}
+	limits := Limits{
+		Timeout: 60 * time.Second, HeaderTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second,
+		KillGrace: 2 * time.Second, QueueTimeout: 10 * time.Second,
+		MaxChildren: 8, MaxQueue: 128, MaxBody: 1 << 30,
+	}
+	env := map[string]string{"LANG": "C.UTF-8"}
+	passEnv := []string{"PATH", "TZ"}
+	want := []Mount{
+		{
+			Prefix: "/php",
+			Root:   fx.dir,
+			Worker: &Worker{Command: []string{fx.exe}, Processes: 4, MaxRequests: 1000, MaxRSS: 256 << 20},
+			Env:    env, PassEnv: passEnv, Limits: limits,
+		},
+		{Prefix: "/fpm", FastCGI: "unix:/run/php/php-fpm.sock", Env: env, PassEnv: passEnv, Limits: limits},
+	}
+	if got := c.Mounts[2:]; !reflect.DeepEqual(got, want) {
+		t.Errorf("Parse(%q) mounts /php and /fpm =\n%+v\nwant\n%+v", src, got, want)
+	}
+	if h := c.Mounts[2].Handler(); !h.ScriptFiles || h.Root != fx.dir || h.Program != "" {
+		t.Errorf("/php Handler() = %+v, want ScriptFiles, Root %s and no Program", h, fx.dir)
+	}
+	if w := c.Mounts[2].WorkerConfig(); w.Processes != 4 || w.MaxRequests != 1000 || w.MaxRSS != 256<<20 || w.Name != "/php" {
+		t.Errorf("/php WorkerConfig() = %+v", w)
+	}
+	if r := c.Mounts[3].RemoteConfig(); r.Network != "unix" || r.Address != "/run/php/php-fpm.sock" || r.MaxConns != 8 || r.Name != "/fpm" {
+		t.Errorf("/fpm RemoteConfig() = %+v", r)
 	}
 }
 
@@ -697,6 +809,23 @@ func TestMountHandlerRunner(t *testing.T) {
 			handler.Config{Program: "/bin/app", Env: environ.Environ{"A": "1"}, PassEnv: []string{"PATH"},
 				Timeout: time.Second, HeaderTimeout: 2 * time.Second, IdleTimeout: 3 * time.Second, MaxBody: 8},
 		},
+		{
+			Mount{Prefix: "/php", Root: "/srv/php", Worker: &Worker{Command: []string{"/bin/php-cgi"}, Processes: 2},
+				Env: env, PassEnv: []string{"PATH"}, Limits: l},
+			handler.Config{Root: "/srv/php", ScriptFiles: true, Env: environ.Environ{"A": "1"}, PassEnv: []string{"PATH"},
+				Timeout: time.Second, HeaderTimeout: 2 * time.Second, IdleTimeout: 3 * time.Second, MaxBody: 8},
+		},
+		{
+			Mount{Prefix: "/w", Worker: &Worker{Command: []string{"/bin/app", "-x"}, Processes: 2},
+				Env: env, PassEnv: []string{"PATH"}, Limits: l},
+			handler.Config{Env: environ.Environ{"A": "1"}, PassEnv: []string{"PATH"},
+				Timeout: time.Second, HeaderTimeout: 2 * time.Second, IdleTimeout: 3 * time.Second, MaxBody: 8},
+		},
+		{
+			Mount{Prefix: "/fpm", FastCGI: "127.0.0.1:9000", Env: env, PassEnv: []string{"PATH"}, Limits: l},
+			handler.Config{Env: environ.Environ{"A": "1"}, PassEnv: []string{"PATH"},
+				Timeout: time.Second, HeaderTimeout: 2 * time.Second, IdleTimeout: 3 * time.Second, MaxBody: 8},
+		},
 	}
 	for _, tt := range tests {
 		if got := tt.m.Handler(); !reflect.DeepEqual(got, tt.want) {
@@ -714,6 +843,144 @@ func TestMountHandlerRunner(t *testing.T) {
 	h.Args[0] = "changed"
 	if m.Env["A"] != "1" || m.Program[1] != "http-backend" {
 		t.Errorf("changing Handler()'s Config changed the Mount: %+v", m)
+	}
+}
+
+func TestMountWorkerConfig(t *testing.T) {
+	fx := newFixture(t)
+	t.Setenv("GATEWAYD_TEST_TZ", "Europe/Paris")
+	t.Setenv("GATEWAYD_TEST_OVER", "from gatewayd")
+	t.Setenv("GATEWAYD_TEST_UNSET", "")
+	os.Unsetenv("GATEWAYD_TEST_UNSET")
+	t.Setenv("GATEWAYD_TEST_EMPTY", "")
+	src := fx.expand(`
+pass_env = ["GATEWAYD_TEST_TZ", "GATEWAYD_TEST_OVER", "GATEWAYD_TEST_UNSET", "GATEWAYD_TEST_EMPTY"]
+env      = { LANG = "C.UTF-8", A = "top" }
+limits {
+  kill_grace    = "3s"
+  queue_timeout = "4s"
+  max_children  = 5
+  max_queue     = 6
+}
+mount "/php" {
+  root = "@DIR@"
+  worker {
+    command      = ["@EXE@", "-d", "x=1"]
+    processes    = 3
+    max_requests = 100
+    max_rss      = "256MiB"
+  }
+  env = { A = "php", GATEWAYD_TEST_OVER = "from the mount" }
+}
+mount "/w" {
+  worker { command = ["@EXE@"] }
+}
+`)
+	c, err := Parse("f.hcl", []byte(src))
+	if err != nil {
+		t.Fatalf("Parse(%q) = %v", src, err)
+	}
+	base := environ.Environ{}
+	if v, ok := os.LookupEnv("PATH"); ok {
+		base["PATH"] = v
+	}
+	env := base.Clone()
+	env["GATEWAYD_TEST_TZ"] = "Europe/Paris"
+	env["GATEWAYD_TEST_EMPTY"] = ""
+	env["GATEWAYD_TEST_OVER"] = "from the mount"
+	env["LANG"] = "C.UTF-8"
+	env["A"] = "php"
+	want := worker.Config{
+		Command:      []string{fx.exe, "-d", "x=1"},
+		Env:          env,
+		Processes:    3,
+		MaxRequests:  100,
+		MaxRSS:       256 << 20,
+		MaxQueue:     6,
+		QueueTimeout: 4 * time.Second,
+		KillGrace:    3 * time.Second,
+		Name:         "/php",
+	}
+	m := c.Mounts[0]
+	got := m.WorkerConfig()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("WorkerConfig() =\n%+v\nwant\n%+v", got, want)
+	}
+	// The configuration is a copy.
+	got.Command[1] = "changed"
+	got.Env["A"] = "changed"
+	if m.Worker.Command[1] != "-d" || m.Env["A"] != "php" {
+		t.Errorf("changing WorkerConfig() changed the Mount: %+v", m)
+	}
+
+	env = base.Clone()
+	env["GATEWAYD_TEST_TZ"] = "Europe/Paris"
+	env["GATEWAYD_TEST_EMPTY"] = ""
+	env["GATEWAYD_TEST_OVER"] = "from gatewayd"
+	env["LANG"] = "C.UTF-8"
+	env["A"] = "top"
+	want = worker.Config{
+		Command:      []string{fx.exe},
+		Env:          env,
+		Processes:    runtime.NumCPU(),
+		MaxQueue:     6,
+		QueueTimeout: 4 * time.Second,
+		KillGrace:    3 * time.Second,
+		Name:         "/w",
+	}
+	if got := c.Mounts[1].WorkerConfig(); !reflect.DeepEqual(got, want) {
+		t.Errorf("WorkerConfig() =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestMountRemoteConfig(t *testing.T) {
+	l := Limits{
+		Timeout: 1 * time.Second, HeaderTimeout: 2 * time.Second, IdleTimeout: 3 * time.Second,
+		KillGrace: 4 * time.Second, QueueTimeout: 5 * time.Second,
+		MaxChildren: 6, MaxQueue: 7, MaxBody: 8,
+	}
+	tests := []struct {
+		addr, network, address string
+	}{
+		{"unix:/run/php/php-fpm.sock", "unix", "/run/php/php-fpm.sock"},
+		{"127.0.0.1:9000", "tcp", "127.0.0.1:9000"},
+		{"[::1]:9000", "tcp", "[::1]:9000"},
+		{"fpm.internal:9000", "tcp", "fpm.internal:9000"},
+		{":9000", "tcp", ":9000"},
+	}
+	for _, tt := range tests {
+		m := Mount{Prefix: "/fpm", FastCGI: tt.addr, Env: map[string]string{}, PassEnv: []string{"PATH"}, Limits: l}
+		want := worker.RemoteConfig{
+			Network: tt.network, Address: tt.address,
+			MaxConns: 6, MaxQueue: 7, QueueTimeout: 5 * time.Second, KillGrace: 4 * time.Second,
+			Name: "/fpm",
+		}
+		if got := m.RemoteConfig(); !reflect.DeepEqual(got, want) {
+			t.Errorf("RemoteConfig() of fastcgi %q = %+v, want %+v", tt.addr, got, want)
+		}
+	}
+
+	// From a file.
+	c, err := Parse("f.hcl", []byte(`
+mount "/fpm" {
+  fastcgi = "unix:/run/php/php-fpm.sock"
+  limits { max_children = 3 }
+}
+mount "/tcp" { fastcgi = "10.0.0.1:9000" }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := DefaultLimits()
+	for i, want := range []worker.RemoteConfig{
+		{Network: "unix", Address: "/run/php/php-fpm.sock", MaxConns: 3, MaxQueue: 48,
+			QueueTimeout: def.QueueTimeout, KillGrace: def.KillGrace, Name: "/fpm"},
+		{Network: "tcp", Address: "10.0.0.1:9000", MaxConns: def.MaxChildren, MaxQueue: def.MaxQueue,
+			QueueTimeout: def.QueueTimeout, KillGrace: def.KillGrace, Name: "/tcp"},
+	} {
+		if got := c.Mounts[i].RemoteConfig(); !reflect.DeepEqual(got, want) {
+			t.Errorf("mount %q RemoteConfig() = %+v, want %+v", c.Mounts[i].Prefix, got, want)
+		}
 	}
 }
 

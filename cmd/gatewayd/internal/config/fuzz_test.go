@@ -7,7 +7,7 @@ import (
 
 // FuzzParse checks that Parse never panics, that whatever it rejects it
 // rejects with Problems that have positions, and that whatever it accepts
-// has complete limits and valid prefixes.
+// has complete limits, valid prefixes and mounts of one kind each.
 func FuzzParse(f *testing.F) {
 	fx := newFixture(f)
 	for _, tt := range brokenFiles {
@@ -25,6 +25,16 @@ mount "/git" {
   program = ["@EXE@"]
   limits { max_children = 1 }
 }
+mount "/php" {
+  root = "@DIR@"
+  worker {
+    command      = ["@EXE@", "-c", "/etc/php.ini"]
+    processes    = 2
+    max_requests = 500
+    max_rss      = "256MiB"
+  }
+}
+mount "/fpm" { fastcgi = "127.0.0.1:9000" }
 `))
 	f.Fuzz(func(t *testing.T, src string) {
 		c, err := Parse("f.hcl", []byte(src))
@@ -50,8 +60,20 @@ mount "/git" {
 			if !complete(m.Limits) {
 				t.Fatalf("Parse(%q) mount %q Limits = %+v, want every field positive", src, m.Prefix, m.Limits)
 			}
-			if (m.Root == "") == (m.Program == nil) {
-				t.Fatalf("Parse(%q) mount %q = %+v, want one of root and program", src, m.Prefix, m)
+			kinds := 0
+			for _, set := range []bool{m.Root != "" && m.Worker == nil, m.Program != nil, m.Worker != nil, m.FastCGI != ""} {
+				if set {
+					kinds++
+				}
+			}
+			if kinds != 1 {
+				t.Fatalf("Parse(%q) mount %q = %+v, want one of root, program, worker and fastcgi, or worker and root", src, m.Prefix, m)
+			}
+			if w := m.Worker; w != nil && (len(w.Command) == 0 || w.Processes <= 0 || w.MaxRequests < 0 || w.MaxRSS < 0) {
+				t.Fatalf("Parse(%q) mount %q Worker = %+v", src, m.Prefix, w)
+			}
+			if m.FastCGI != "" && checkDialAddress(m.FastCGI) != "" {
+				t.Fatalf("Parse(%q) mount %q FastCGI = %q", src, m.Prefix, m.FastCGI)
 			}
 		}
 	})

@@ -21,6 +21,7 @@ import (
 
 	"gatewayd/handler"
 	"gatewayd/handler/subprocess"
+	"gatewayd/handler/worker"
 )
 
 // This file holds every default and every rule of the file.
@@ -34,8 +35,8 @@ const (
 	DefaultAccessLog = true
 )
 
-// maxCount bounds max_children and max_queue: no machine runs or queues
-// more, and sums of them cannot overflow an int.
+// maxCount bounds max_children, max_queue and a worker's processes: no
+// machine runs or queues more, and sums of them cannot overflow an int.
 const maxCount = 1 << 24
 
 // protocols are listen's labels.
@@ -49,6 +50,9 @@ func defaultLog() Log {
 }
 
 func defaultPassEnv() []string { return []string{"PATH"} }
+
+// defaultProcesses is the default of a worker's processes: one per CPU.
+func defaultProcesses() int { return min(worker.DefaultProcesses(), maxCount) }
 
 // DefaultLimits returns the limits of a file without limits blocks, those
 // of the command line without limit flags.
@@ -239,22 +243,28 @@ func (p *parser) mount(m *mountSchema, c *Config, top limitsLayer) Mount {
 		if w.Command == nil {
 			p.problem(w.DefRange, "worker: no command")
 		}
-		p.program(w.Command)
-		if n, ok := p.count(w.Processes); ok && n <= 0 {
-			p.problem(w.Processes.Expr.Range(), "processes %d: must be positive", n)
+		cmd, _ := p.program(w.Command)
+		mount.Worker = &Worker{Command: cmd, Processes: defaultProcesses()}
+		if n := p.positiveCount(w.Processes); n != nil {
+			mount.Worker.Processes = *n
 		}
 		if n, ok := p.count(w.MaxRequests); ok && n < 0 {
 			p.problem(w.MaxRequests.Expr.Range(), "max_requests %d: must not be negative (0 is never)", n)
+		} else if ok {
+			mount.Worker.MaxRequests = n
 		}
-		p.problem(w.DefRange, "mount %q: worker mounts are not supported yet", m.Prefix)
+		if n := p.size(w.MaxRSS); n != nil {
+			mount.Worker.MaxRSS = *n
+		}
 	}
 	if m.FastCGI != nil {
 		if addr, ok := p.str(m.FastCGI); ok {
 			if msg := checkDialAddress(addr); msg != "" {
 				p.problem(m.FastCGI.Expr.Range(), "fastcgi %q: %s", addr, msg)
+			} else {
+				mount.FastCGI = addr
 			}
 		}
-		p.problem(m.FastCGI.NameRange, "mount %q: fastcgi mounts are not supported yet", m.Prefix)
 	}
 	return mount
 }

@@ -63,4 +63,5 @@ type workerSchema struct {
 	Command     *hcl.Attribute `hcl:"command,optional"` // required by rules.go
 	Processes   *hcl.Attribute `hcl:"processes,optional"`
 	MaxRequests *hcl.Attribute `hcl:"max_requests,optional"`
+	MaxRSS      *hcl.Attribute `hcl:"max_rss,optional"`
 }
