@@ -17,6 +17,7 @@ import (
 	"gatewayd/handler"
 	"gatewayd/handler/demo"
 	"gatewayd/handler/subprocess"
+	"gatewayd/handler/worker"
 )
 
 // plan is a whole deployment as the daemon runs it: what the command line
@@ -30,20 +31,24 @@ type plan struct {
 type listenSpec struct{ protocol, address string }
 
 // mountPlan is one mount: its pipeline's configuration, without App and
-// Logger, and its runner's, nil for the demo app.
+// Logger, and the configuration of what runs its requests: CGI programs
+// (runner), persistent workers (worker), an external FastCGI server
+// (remote), or, when all are nil, the demo app.
 type mountPlan struct {
 	prefix  string
 	handler handler.Config
 	runner  *subprocess.Config
+	worker  *worker.Config
+	remote  *worker.RemoteConfig
 	what    string // what it serves, for the log
 }
 
-// deployment is what a plan builds: a handler and a runner per mount
-// behind one handler.Server. Requests in flight hold it (active) so that a
-// reload closes it only once they are done.
+// deployment is what a plan builds: a handler and an app per mount behind
+// one handler.Server. Requests in flight hold it (active) so that a reload
+// closes it only once they are done.
 type deployment struct {
 	server  handler.Server
-	runners []*subprocess.Runner
+	apps    []app
 	maxReqs int            // the programs it may run or queue at once, over all mounts; 0 when unbounded
 	timeout time.Duration  // the longest a request of any mount may take
 	grace   time.Duration  // the longest kill grace of any mount
@@ -51,8 +56,22 @@ type deployment struct {
 	closed  sync.Once
 }
 
-// build makes the deployment of p. Nothing runs until it serves.
-func build(p plan, software string, log hclog.Logger) (*deployment, error) {
+// app is what runs a mount's requests, with its life cycle.
+type app interface {
+	handler.App
+	// Limits returns how many requests may run and wait at once.
+	Limits() (running, queue int)
+	// Stop stops everything running at once, for a daemon that must exit.
+	Stop(ctx context.Context) error
+	// Close releases the app once no request is served any more.
+	Close()
+}
+
+// build makes the deployment of p. Worker pools come from pools, which
+// keeps those of unchanged mounts running across reloads; with nil pools
+// each pool is the deployment's own. CGI programs run only when requests
+// come, workers start now.
+func build(p plan, software string, log hclog.Logger, pools *poolSet) (*deployment, error) {
 	d := &deployment{}
 	var mounts []handler.Mount
 	for _, m := range p.mounts {
@@ -60,13 +79,32 @@ func build(p plan, software string, log hclog.Logger) (*deployment, error) {
 		d.timeout = max(d.timeout, cmp.Or(cfg.Timeout, handler.DefaultTimeout))
 		cfg.ServerSoftware = software
 		cfg.Logger = log.Named("handler")
-		if m.runner != nil {
+		var a app
+		switch {
+		case m.runner != nil:
 			d.grace = max(d.grace, cmp.Or(m.runner.KillGrace, subprocess.DefaultKillGrace))
-			r := subprocess.New(*m.runner)
-			d.runners = append(d.runners, r)
-			children, queue := r.Limits()
-			d.maxReqs += children + queue
-			cfg.App = r
+			a = subprocess.New(*m.runner)
+		case m.worker != nil:
+			d.grace = max(d.grace, cmp.Or(m.worker.KillGrace, subprocess.DefaultKillGrace))
+			wc := *m.worker
+			wc.Logger = log.Named("worker")
+			pool, err := pools.get(wc)
+			if err != nil {
+				d.close()
+				return nil, err
+			}
+			a = pool
+		case m.remote != nil:
+			d.grace = max(d.grace, cmp.Or(m.remote.KillGrace, subprocess.DefaultKillGrace))
+			rc := *m.remote
+			rc.Logger = log.Named("fastcgi")
+			a = worker.NewRemote(rc)
+		}
+		if a != nil {
+			d.apps = append(d.apps, a)
+			running, queue := a.Limits()
+			d.maxReqs += running + queue
+			cfg.App = a
 		} else {
 			cfg.App = demo.App{}
 		}
@@ -86,13 +124,12 @@ func build(p plan, software string, log hclog.Logger) (*deployment, error) {
 	return d, nil
 }
 
-// close releases the runners, once no request is served any more. A
-// reload and the drain may both close a deployment; the second does
-// nothing.
+// close releases the apps, once no request is served any more. A reload
+// and the drain may both close a deployment; the second does nothing.
 func (d *deployment) close() {
 	d.closed.Do(func() {
-		for _, r := range d.runners {
-			r.Close()
+		for _, a := range d.apps {
+			a.Close()
 		}
 	})
 }
@@ -100,8 +137,8 @@ func (d *deployment) close() {
 // stop stops every program of d at once (see subprocess.Runner.Stop).
 func (d *deployment) stop(ctx context.Context) error {
 	var errs []error
-	for _, r := range d.runners {
-		errs = append(errs, r.Stop(ctx))
+	for _, a := range d.apps {
+		errs = append(errs, a.Stop(ctx))
 	}
 	return errors.Join(errs...)
 }
@@ -116,6 +153,8 @@ type daemon struct {
 	software string
 	errc     chan error     // a listener that failed
 	serving  sync.WaitGroup // one per listener being served
+
+	pools *poolSet // the worker pools of every live deployment
 
 	mu        sync.RWMutex
 	cur       *deployment
@@ -136,6 +175,7 @@ func newDaemon(o serveOptions, log hclog.Logger, software string) *daemon {
 	return &daemon{
 		opts: o, log: log, software: software,
 		errc:      make(chan error, 16),
+		pools:     newPoolSet(),
 		live:      map[*deployment]bool{},
 		frontends: map[string]frontend{},
 		listeners: map[listenSpec]*bound{},
@@ -156,7 +196,7 @@ func (d *daemon) Serve(ctx context.Context, req *handler.Request, w handler.Resp
 // Start builds p's deployment, opens every listener of p before serving any
 // (a bad ADDR stops the start with nothing running), and serves them.
 func (d *daemon) Start(p plan) error {
-	dep, err := build(p, d.software, d.log)
+	dep, err := build(p, d.software, d.log, d.pools)
 	if err != nil {
 		return err
 	}
@@ -181,7 +221,7 @@ func (d *daemon) Start(p plan) error {
 // (their connections in flight finish). A plan that cannot be built or
 // whose listeners cannot open changes nothing.
 func (d *daemon) Reload(p plan) error {
-	dep, err := build(p, d.software, d.log)
+	dep, err := build(p, d.software, d.log, d.pools)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -58,7 +59,16 @@ func loadPlan(o serveOptions, program []string) (plan, config.Log, error) {
 		mp := mountPlan{prefix: m.Prefix, handler: m.Handler(), what: "the demo app"}
 		mp.handler.Strict = o.strict
 		mp.handler.NoAccessLog = !cfg.Log.Access
-		if m.Root != "" || len(m.Program) > 0 {
+		switch {
+		case m.Worker != nil:
+			wc := m.WorkerConfig()
+			mp.worker = &wc
+			mp.what = fmt.Sprintf("%d workers of %s", wc.Processes, wc.Command[0])
+		case m.FastCGI != "":
+			rc := m.RemoteConfig()
+			mp.remote = &rc
+			mp.what = "the FastCGI server at " + m.FastCGI
+		case m.Root != "" || len(m.Program) > 0:
 			rc := m.Runner()
 			mp.runner = &rc
 			mp.what = "scripts under " + m.Root
