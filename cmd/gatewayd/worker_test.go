@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -103,6 +104,9 @@ func TestWorkerMountsReload(t *testing.T) {
 
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	<-d.exited
+	if d.exitErr != nil || strings.Contains(d.log(), "panic") {
+		t.Errorf("gatewayd did not stop cleanly: %v\n%s", d.exitErr, d.log())
+	}
 	for _, pid := range append(a, b2...) {
 		if syscall.Kill(pid, 0) == nil {
 			t.Errorf("worker %d still running after gatewayd stopped", pid)

@@ -28,9 +28,10 @@ func setParentDeath(attr *syscall.SysProcAttr) { attr.Pdeathsig = syscall.SIGKIL
 
 // starter starts children from one locked thread; see setParentDeath.
 type starter struct {
-	once sync.Once
-	reqs chan startReq // to loop; closed by close
-	done chan struct{} // closed when loop returns
+	once      sync.Once
+	closeOnce sync.Once
+	reqs      chan startReq // to loop; closed by close
+	done      chan struct{} // closed when loop returns
 }
 
 type startReq struct {
@@ -59,13 +60,16 @@ func (s *starter) loop() {
 	}
 }
 
-// close ends the starter's goroutine. No start may follow it.
+// close ends the starter's goroutine. No start may follow it; a second
+// close does nothing.
 func (s *starter) close() {
 	s.once.Do(func() {}) // a starter never used has nothing to end
-	if s.reqs != nil {
-		close(s.reqs)
-		<-s.done
-	}
+	s.closeOnce.Do(func() {
+		if s.reqs != nil {
+			close(s.reqs)
+			<-s.done
+		}
+	})
 }
 
 // waitExited blocks until the process pid has exited, without reaping it.

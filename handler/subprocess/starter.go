@@ -19,5 +19,6 @@ func (s *Starter) Start(cmd *exec.Cmd) error {
 	return s.s.start(cmd)
 }
 
-// Close ends the Starter's thread. No Start may follow it.
+// Close ends the Starter's thread. No Start may follow it; calls after the
+// first do nothing.
 func (s *Starter) Close() { s.s.close() }

@@ -39,6 +39,7 @@ type Pool struct {
 	idle    chan *proc    // workers ready for a request
 	halt    chan struct{} // closed by Stop: no request starts, no worker either
 	halted  sync.Once
+	stopped chan struct{}  // closed once Stop has reaped every worker
 	supers  sync.WaitGroup // one supervisor per process slot
 
 	mu      sync.Mutex
@@ -65,15 +66,16 @@ func NewPool(cfg Config) (*Pool, error) {
 		return nil, fmt.Errorf("worker %s: %w", cfg.Name, err)
 	}
 	p := &Pool{
-		cfg:    cfg,
-		common: common{Name: cfg.Name, KillGrace: cfg.KillGrace, MaxStderr: cfg.MaxStderr},
-		log:    cfg.Logger.With("worker", cfg.Name),
-		dir:    dir,
-		env:    workerEnv(cfg),
-		q:      queue{max: cfg.MaxQueue, timeout: cfg.QueueTimeout},
-		idle:   make(chan *proc, 2*cfg.Processes),
-		halt:   make(chan struct{}),
-		procs:  map[*proc]bool{},
+		cfg:     cfg,
+		common:  common{Name: cfg.Name, KillGrace: cfg.KillGrace, MaxStderr: cfg.MaxStderr},
+		log:     cfg.Logger.With("worker", cfg.Name),
+		dir:     dir,
+		env:     workerEnv(cfg),
+		q:       queue{max: cfg.MaxQueue, timeout: cfg.QueueTimeout},
+		idle:    make(chan *proc, 2*cfg.Processes),
+		halt:    make(chan struct{}),
+		stopped: make(chan struct{}),
+		procs:   map[*proc]bool{},
 	}
 	// Start them all at once, and fail if any does not come up.
 	first := make([]*proc, cfg.Processes)
@@ -163,29 +165,31 @@ func (p *Pool) failingErr() error {
 // Stop stops the pool: no request starts any more, idle workers get
 // SIGTERM and then SIGKILL after the kill grace, and workers still serving
 // a request get the same at once. It returns when every worker is reaped,
-// or ctx's error when ctx ends first.
+// or ctx's error when ctx ends first. Stop may be called again, and by
+// several goroutines: each waits for the same end.
 func (p *Pool) Stop(ctx context.Context) error {
-	p.halted.Do(func() { close(p.halt) })
-	p.mu.Lock()
-	all := make([]*proc, 0, len(p.procs))
-	for w := range p.procs {
-		all = append(all, w)
-	}
-	p.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, w := range all {
-		wg.Go(func() { w.stop(p.cfg.KillGrace) })
-	}
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		p.supers.Wait()
-		p.starter.Close()
-		os.RemoveAll(p.dir)
-		close(done)
-	}()
+	p.halted.Do(func() {
+		close(p.halt)
+		p.mu.Lock()
+		all := make([]*proc, 0, len(p.procs))
+		for w := range p.procs {
+			all = append(all, w)
+		}
+		p.mu.Unlock()
+		go func() {
+			var wg sync.WaitGroup
+			for _, w := range all {
+				wg.Go(func() { w.stop(p.cfg.KillGrace) })
+			}
+			wg.Wait()
+			p.supers.Wait()
+			p.starter.Close()
+			os.RemoveAll(p.dir)
+			close(p.stopped)
+		}()
+	})
 	select {
-	case <-done:
+	case <-p.stopped:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("worker %s: stop: %w", p.cfg.Name, ctx.Err())
@@ -545,7 +549,7 @@ func (w *proc) status() string {
 		return "still running"
 	}
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return "killed by " + ws.Signal().String()
+		return fmt.Sprintf("killed by signal %d (%v)", int(ws.Signal()), ws.Signal())
 	}
 	return "exited with status " + strconv.Itoa(ps.ExitCode())
 }

@@ -281,7 +281,7 @@ func TestPoolCrash(t *testing.T) {
 }
 
 func TestPoolKilledUnderLoad(t *testing.T) {
-	p, _ := newPool(t, "serve", worker.Config{Processes: 4})
+	p, logs := newPool(t, "serve", worker.Config{Processes: 4})
 	h := pipeline(t, p, handler.Config{})
 	var ok, failed atomic.Int64
 	stop := make(chan struct{})
@@ -314,6 +314,9 @@ func TestPoolKilledUnderLoad(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	close(stop)
 	wg.Wait()
+	if !strings.Contains(logs.String(), fmt.Sprintf("pid=%d status=\"killed by signal 9 (killed)\"", victim)) {
+		t.Errorf("no log line names the kill of %d:\n%s", victim, logs)
+	}
 	if failed.Load() > 1 {
 		t.Errorf("%d requests failed (of %d); only the one the killed worker held may", failed.Load(), ok.Load()+failed.Load())
 	}
@@ -380,9 +383,17 @@ func TestPoolStopLeavesNothing(t *testing.T) {
 	if len(pids) != 3 {
 		t.Fatalf("pids %v, want 3", pids)
 	}
-	if err := p.Stop(context.Background()); err != nil {
-		t.Fatal(err)
+	// Stop twice at once, as a drain cut short and a deployment's close
+	// may: both return once every worker is gone.
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if err := p.Stop(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
 	}
+	wg.Wait()
 	for _, pid := range pids {
 		if alive(pid) {
 			t.Errorf("worker %d still running after Stop", pid)
