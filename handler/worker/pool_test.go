@@ -66,6 +66,10 @@ func fcgiMain(mode string) {
 			w.(http.Flusher).Flush()
 			time.Sleep(50 * time.Millisecond)
 			os.Exit(2)
+		case "/stderr":
+			fmt.Fprintln(os.Stderr, "PHP Warning:  something odd")
+			time.Sleep(50 * time.Millisecond) // logged while the request runs
+			fmt.Fprint(w, "ok")
 		case "/greet":
 			fmt.Fprintf(w, "hello %s", r.URL.Query().Get("name"))
 		case "/slow":
@@ -121,7 +125,7 @@ func ignoreAbort() {
 }
 
 // newPool starts a pool of the test binary in mode.
-func newPool(t *testing.T, mode string, cfg worker.Config) (*worker.Pool, *bytes.Buffer) {
+func newPool(t *testing.T, mode string, cfg worker.Config) (*worker.Pool, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
 	cfg.Command = []string{os.Args[0]}
@@ -139,7 +143,7 @@ func newPool(t *testing.T, mode string, cfg worker.Config) (*worker.Pool, *bytes
 			t.Error(err)
 		}
 	})
-	return p, &logs.Buffer
+	return p, logs
 }
 
 func TestPoolServes(t *testing.T) {
@@ -409,5 +413,46 @@ func TestPoolStatus(t *testing.T) {
 	st := p.Status()
 	if st.Starting != 0 || st.Idle != 3 || st.Busy != 0 || st.Stopping != 0 || len(st.Pids) != 3 {
 		t.Errorf("Status of 3 idle workers: %+v", st)
+	}
+}
+
+func TestPoolMaxRSS(t *testing.T) {
+	p, logs := newPool(t, "serve", worker.Config{Processes: 1, MaxRSS: 1 << 20})
+	h := pipeline(t, p, handler.Config{})
+	pids := map[string]bool{}
+	for i := range 3 {
+		rec, res := serve(t, h, "GET", "/hello", nil)
+		if rec.status != 200 {
+			t.Fatalf("request %d: %d (%v)", i, rec.status, res.Err)
+		}
+		pid, _ := rec.header.Get("X-Pid")
+		pids[pid] = true
+	}
+	if len(pids) != 3 {
+		t.Errorf("3 requests on a worker always over max_rss ran on %d workers", len(pids))
+	}
+	if !strings.Contains(logs.String(), "worker recycled: resident memory over max_rss") {
+		t.Errorf("no log line for the recycling:\n%s", logs)
+	}
+}
+
+func TestPoolWorkerOutputLogged(t *testing.T) {
+	p, logs := newPool(t, "serve", worker.Config{Processes: 1})
+	h := pipeline(t, p, handler.Config{})
+	req := &handler.Request{ID: "req-42", Env: map[string]string{
+		"REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "/stderr", "REQUEST_URI": "/stderr",
+		"SERVER_PROTOCOL": "HTTP/1.1", "SERVER_NAME": "test", "SERVER_PORT": "80",
+	}}
+	rec := &recorder{}
+	if res := h.Serve(context.Background(), req, rec); rec.status != 200 {
+		t.Fatalf("%d (%v)", rec.status, res.Err)
+	}
+	pid := p.Status().Pids[0]
+	want := fmt.Sprintf("worker output: PHP Warning:  something odd: pid=%d worker=/app request_id=req-42", pid)
+	for deadline := time.Now().Add(2 * time.Second); !strings.Contains(logs.String(), want) && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, logs)
 	}
 }
