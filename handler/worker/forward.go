@@ -135,7 +135,9 @@ func (f *forward) Wait() handler.Exit {
 		if !f.stop() {
 			<-f.abortDone // abortOnCancel ran or is running; let it finish
 		}
-		ex = handler.Exit{Pid: f.pid, Code: int(f.end.AppStatus)}
+		// Code is the application's status from END_REQUEST, or -1 when
+		// none came (yet).
+		ex = handler.Exit{Pid: f.pid, Code: -1}
 		if f.aborted && !f.ended {
 			ex.Err = errors.New("worker: request aborted by the gateway")
 			ex.Stderr = f.errLog.Tail()
@@ -143,7 +145,10 @@ func (f *forward) Wait() handler.Exit {
 			return
 		}
 		o := f.finish()
-		ex.Code, ex.Stderr = int(o.end.AppStatus), f.errLog.Tail()
+		ex.Stderr = f.errLog.Tail()
+		if o.err == nil {
+			ex.Code = int(o.end.AppStatus)
+		}
 		switch {
 		case f.aborted:
 			ex.Err = errors.New("worker: request aborted by the gateway")

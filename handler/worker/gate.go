@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync/atomic"
@@ -21,8 +22,9 @@ type queue struct {
 // take takes a value from ch: at once when one is there, else after
 // waiting in q for at most q.timeout. A request beyond q's bound, or one
 // that waits too long, gets 503 (handler.ErrOverloaded); one that waits
-// when halt closes gets 503 too.
-func take[T any](ctx context.Context, q *queue, ch <-chan T, halt <-chan struct{}) (T, error) {
+// when halt closes gets 503 too, and one that waits when refuse closes
+// gets errRefused, for its caller to say why (a nil refuse never does).
+func take[T any](ctx context.Context, q *queue, ch <-chan T, halt, refuse <-chan struct{}) (T, error) {
 	var zero T
 	select {
 	case v := <-ch:
@@ -50,10 +52,16 @@ func take[T any](ctx context.Context, q *queue, ch <-chan T, halt <-chan struct{
 			Err: fmt.Errorf("%w: none free within %v", handler.ErrOverloaded, q.timeout)}
 	case <-halt:
 		return zero, &handler.Error{Status: http.StatusServiceUnavailable, Err: errClosed}
+	case <-refuse:
+		return zero, errRefused
 	case <-ctx.Done():
 		return zero, context.Cause(ctx)
 	}
 }
+
+// errRefused wakes a request waiting in a queue that stopped taking
+// requests meanwhile.
+var errRefused = errors.New("worker: requests refused")
 
 // gate lets at most n requests run at once.
 type gate struct {
@@ -71,7 +79,7 @@ func newGate(n, max int, timeout time.Duration) *gate {
 }
 
 func (g *gate) enter(ctx context.Context) error {
-	_, err := take(ctx, &g.q, g.slots, g.halt)
+	_, err := take(ctx, &g.q, g.slots, g.halt, nil)
 	return err
 }
 

@@ -46,7 +46,10 @@ type Pool struct {
 	procs   map[*proc]bool // every worker started and not yet reaped
 	crashes []time.Time    // within the last minute
 	failing error          // set while rapid-fail protection holds the pool
-	gen     int            // sockets made, for their names
+	// refusing is closed when rapid-fail protection begins, waking the
+	// requests waiting for a worker; a new one replaces it when it lifts.
+	refusing chan struct{}
+	gen      int // sockets made, for their names
 
 	restarts atomic.Int64
 	states   [numStates]atomic.Int64
@@ -66,16 +69,17 @@ func NewPool(cfg Config) (*Pool, error) {
 		return nil, fmt.Errorf("worker %s: %w", cfg.Name, err)
 	}
 	p := &Pool{
-		cfg:     cfg,
-		common:  common{Name: cfg.Name, KillGrace: cfg.KillGrace, MaxStderr: cfg.MaxStderr},
-		log:     cfg.Logger.With("worker", cfg.Name),
-		dir:     dir,
-		env:     workerEnv(cfg),
-		q:       queue{max: cfg.MaxQueue, timeout: cfg.QueueTimeout},
-		idle:    make(chan *proc, 2*cfg.Processes),
-		halt:    make(chan struct{}),
-		stopped: make(chan struct{}),
-		procs:   map[*proc]bool{},
+		cfg:      cfg,
+		common:   common{Name: cfg.Name, KillGrace: cfg.KillGrace, MaxStderr: cfg.MaxStderr},
+		log:      cfg.Logger.With("worker", cfg.Name),
+		dir:      dir,
+		env:      workerEnv(cfg),
+		q:        queue{max: cfg.MaxQueue, timeout: cfg.QueueTimeout},
+		idle:     make(chan *proc, 2*cfg.Processes),
+		halt:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+		procs:    map[*proc]bool{},
+		refusing: make(chan struct{}),
 	}
 	// Start them all at once, and fail if any does not come up.
 	first := make([]*proc, cfg.Processes)
@@ -126,10 +130,16 @@ func (p *Pool) Start(ctx context.Context, c *handler.Call) (handler.Run, error) 
 		if err := p.refuse(); err != nil {
 			return nil, err
 		}
-		w, err := take(ctx, &p.q, p.idle, p.halt)
+		p.mu.Lock()
+		refusing := p.refusing
+		p.mu.Unlock()
+		w, err := take(ctx, &p.q, p.idle, p.halt, refusing)
 		if err != nil {
 			if f := p.failingErr(); f != nil {
 				return nil, f
+			}
+			if err == errRefused {
+				continue // lifted meanwhile
 			}
 			return nil, err
 		}
@@ -314,6 +324,7 @@ func (p *Pool) crashedAt(t time.Time, why error) {
 			p.cfg.Name, len(p.crashes), rapidWindow, why)
 		p.log.Error("rapid-fail protection: requests get 503 until workers start again",
 			"failures", len(p.crashes), "window", rapidWindow, "last", why.Error())
+		close(p.refusing)
 	}
 }
 
@@ -324,6 +335,7 @@ func (p *Pool) recovered() {
 	if p.failing != nil {
 		p.failing = nil
 		p.crashes = p.crashes[:0]
+		p.refusing = make(chan struct{})
 		p.log.Info("workers start again; rapid-fail protection lifted")
 	}
 }

@@ -61,6 +61,9 @@ func fcgiMain(mode string) {
 			time.Sleep(time.Minute)
 		case "/crash":
 			os.Exit(2)
+		case "/crash-slow":
+			time.Sleep(300 * time.Millisecond)
+			os.Exit(2)
 		case "/crash-after-header":
 			fmt.Fprint(w, "partial")
 			w.(http.Flusher).Flush()
@@ -268,6 +271,9 @@ func TestPoolCrash(t *testing.T) {
 	if rec.status != 500 {
 		t.Fatalf("crash before the header: %d, want 500 (%v)", rec.status, res.Err)
 	}
+	if res.Exit.Code != -1 || res.Exit.Pid != old[0] {
+		t.Errorf("Exit of a worker that died mid-request: %+v, want its pid and code -1 (no END_REQUEST)", res.Exit)
+	}
 	rec, res = serve(t, h, "GET", "/crash-after-header", nil)
 	if !res.Aborted {
 		t.Errorf("crash after the header: %d %q, not aborted (%v)", rec.status, rec.body.String(), res.Err)
@@ -370,6 +376,32 @@ func TestPoolRapidFail(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "rapid-fail protection") {
 		t.Errorf("no log line:\n%s", logs)
+	}
+}
+
+// TestPoolRapidFailWakesQueue: a request already waiting for a worker when
+// rapid-fail protection begins gets its 503 then, not at the end of its
+// queue timeout.
+func TestPoolRapidFailWakesQueue(t *testing.T) {
+	p, _ := newPool(t, "serve", worker.Config{Processes: 1, RapidFails: 3, QueueTimeout: 5 * time.Second})
+	h := pipeline(t, p, handler.Config{})
+	for range 2 {
+		serve(t, h, "GET", "/crash", nil)
+		waitFor(t, "a new worker", 2*time.Second, func() bool { return p.Status().Idle == 1 })
+	}
+	crashed := make(chan time.Time, 1)
+	go func() {
+		serve(t, h, "GET", "/crash-slow", nil)
+		crashed <- time.Now()
+	}()
+	time.Sleep(100 * time.Millisecond)
+	rec, res := serve(t, h, "GET", "/hello", nil)
+	at := time.Now()
+	if rec.status != 503 {
+		t.Fatalf("queued request: %d, want 503 (%v)", rec.status, res.Err)
+	}
+	if d := at.Sub(<-crashed); d > time.Second {
+		t.Errorf("queued request answered %v after the crash that began rapid-fail protection", d)
 	}
 }
 
