@@ -68,16 +68,6 @@ mount "/demo" {
   program = ["/usr/local/bin/gatewayd", "demo"]
 }
 
-# Not supported yet (config check reports them):
-#
-# mount "/php" {                  # persistent FastCGI workers gatewayd starts
-#   root = "/srv/php"
-#   worker {
-#     command      = ["/usr/bin/php-cgi"]
-#     processes    = 4
-#     max_requests = 1000
-#   }
-# }
-# mount "/fpm" {                  # an external FastCGI server gatewayd forwards to
-#   fastcgi = "unix:/run/php/php-fpm.sock"
-# }
+# Persistent FastCGI workers gatewayd starts and supervises (php-cgi), and
+# an external FastCGI server it forwards to (php-fpm), are mounts too:
+# configs/php-workers.hcl shows both.

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the test peers the integration tests drive: nginx, apache2,
-# lighttpd, fcgiwrap, cgi-fcgi (libfcgi-bin) and git; with the argument
-# "bench", also what the benchmarks need: wrk and musl-gcc (musl-tools).
+# lighttpd, fcgiwrap, cgi-fcgi (libfcgi-bin), php-cgi, php-fpm and git;
+# with the argument "bench", also what the benchmarks need: wrk and musl-gcc
+# (musl-tools).
 # Uses apt-get when run as root; otherwise says what is missing and how to
 # install it. Installed services are not left running: the tests start their
 # own instances.
@@ -16,6 +17,11 @@ need apache2 /usr/sbin/apache2
 need lighttpd /usr/sbin/lighttpd
 need fcgiwrap /usr/sbin/fcgiwrap
 need libfcgi-bin /usr/bin/cgi-fcgi
+need php-cgi /usr/bin/php-cgi
+# php-fpm is installed under a versioned name only (php-fpm8.2 on bookworm).
+fpm=/usr/sbin/php-fpm
+for f in /usr/sbin/php-fpm[0-9]*; do fpm=$f; done
+need php-fpm "$fpm"
 need git /usr/bin/git
 if [ "${1:-}" = bench ]; then
 	need wrk /usr/bin/wrk

@@ -65,8 +65,10 @@ of the path is PATH_INFO. With neither, the built-in demo app answers.
 ADDR is HOST:PORT, unix:PATH or fd:N (an inherited listening socket).
 
 --config FILE reads a whole deployment from an HCL file: listeners, limits,
-environment and mounts, each a script root or a program under a URL prefix
-(see configs/gatewayd.hcl; gatewayd config check FILE validates one). The
+environment and mounts, each a script root, a program, persistent FastCGI
+workers or an external FastCGI server under a URL prefix (see
+configs/gatewayd.hcl and configs/php-workers.hcl; gatewayd config check
+FILE validates one). The
 command line adds to and overrides the file: its listeners are added,
 --root or PROGRAM becomes the mount at "/", and a limit flag given applies
 to every mount.
