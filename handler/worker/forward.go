@@ -19,7 +19,6 @@ import (
 type conn struct {
 	net  net.Conn
 	fcgi *fastcgi.ClientConn
-	used int // requests it has carried
 }
 
 func newConn(c net.Conn) *conn { return &conn{net: c, fcgi: fastcgi.NewClientConn(c)} }
@@ -34,9 +33,6 @@ type outcome struct {
 	// the kill grace after FCGI_ABORT_REQUEST: a worker process must be
 	// replaced.
 	stuck bool
-	// early is set when the connection failed before any record of the
-	// response arrived.
-	early bool
 	err   error
 }
 
@@ -171,7 +167,7 @@ func (f *forward) finish() outcome {
 	}
 	f.c.net.SetReadDeadline(time.Time{})
 	f.errLog.Close()
-	o := outcome{end: end, err: err, early: !f.got && err != nil}
+	o := outcome{end: end, err: err}
 	if f.aborted {
 		// The abort may cross END_REQUEST on the wire, and the next
 		// request on the connection would have the same id: it carries

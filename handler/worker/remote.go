@@ -239,7 +239,6 @@ func (r *Remote) put(c *conn) func(outcome) {
 			c.close()
 			return
 		}
-		c.used++
 		r.mu.Lock()
 		if r.closed {
 			r.mu.Unlock()

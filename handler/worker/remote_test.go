@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/fcgi"
@@ -148,5 +149,48 @@ func TestRemoteBounded(t *testing.T) {
 	wg.Wait()
 	if failed.Load() > 0 || most.Load() > 3 || s.accepted.Load() > 3 {
 		t.Errorf("12 requests on 3 connections: %d failed, %d at once, %d connections", failed.Load(), most.Load(), s.accepted.Load())
+	}
+}
+
+// TestRemoteOverloaded: a server that refuses a request with
+// FCGI_OVERLOADED in END_REQUEST, as a FastCGI server at its limit may,
+// gives 503.
+func TestRemoteOverloaded(t *testing.T) {
+	addr := filepath.Join(t.TempDir(), "busy.sock")
+	l, err := net.Listen("unix", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				var h [8]byte
+				for {
+					if _, err := io.ReadFull(c, h[:]); err != nil {
+						return
+					}
+					n := int(h[4])<<8 | int(h[5]) + int(h[6])
+					if _, err := io.CopyN(io.Discard, c, int64(n)); err != nil {
+						return
+					}
+					if h[1] == 1 { // BEGIN_REQUEST: refused at once
+						c.Write([]byte{1, 3, 0, 1, 0, 8, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0})
+					}
+				}
+			}()
+		}
+	}()
+	r := worker.NewRemote(worker.RemoteConfig{Network: "unix", Address: addr})
+	t.Cleanup(r.Close)
+	h := pipeline(t, r, handler.Config{})
+	rec, res := serve(t, h, "GET", "/x", nil)
+	if rec.status != 503 {
+		t.Fatalf("status %d, want 503 (%v)", rec.status, res.Err)
 	}
 }
