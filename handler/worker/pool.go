@@ -89,7 +89,7 @@ func NewPool(cfg Config) (*Pool, error) {
 		wg.Go(func() { first[i], errs[i] = p.spawn() })
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := joinDistinct(errs); err != nil {
 		for _, w := range first {
 			if w != nil {
 				w.stop(cfg.KillGrace)
@@ -104,6 +104,20 @@ func NewPool(cfg Config) (*Pool, error) {
 	}
 	p.log.Info("workers started", "command", cfg.Command[0], "processes", cfg.Processes)
 	return p, nil
+}
+
+// joinDistinct joins the errors of workers that failed to start, each
+// message once: four workers of a command that does not exist fail alike.
+func joinDistinct(errs []error) error {
+	var distinct []error
+	seen := map[string]bool{}
+	for _, err := range errs {
+		if err != nil && !seen[err.Error()] {
+			seen[err.Error()] = true
+			distinct = append(distinct, err)
+		}
+	}
+	return errors.Join(distinct...)
 }
 
 // workerEnv is the environment of every worker process: the configured
@@ -578,6 +592,9 @@ func (w *proc) ready(timeout time.Duration) error {
 			return fmt.Errorf("%s %s before it answered FastCGI", w.p.cfg.Command[0], w.status())
 		}
 		if time.Now().After(deadline) {
+			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+				return fmt.Errorf("%s did not answer FastCGI within %v", w.p.cfg.Command[0], timeout)
+			}
 			return fmt.Errorf("%s did not answer FastCGI within %v: %w", w.p.cfg.Command[0], timeout, err)
 		}
 		select {

@@ -214,6 +214,9 @@ func TestPoolStartFails(t *testing.T) {
 					t.Errorf("error %q lacks %q", err, w)
 				}
 			}
+			if n := strings.Count(err.Error(), tc.want[len(tc.want)-1]); n != 1 {
+				t.Errorf("error of 2 workers failing alike says it %d times: %q", n, err)
+			}
 			if d := time.Since(start); d > 5*time.Second {
 				t.Errorf("NewPool took %v to fail", d)
 			}
