@@ -284,6 +284,14 @@ func (h *Handler) buildEnv(req environ.Environ) environ.Environ {
 	}
 	// httpoxy: HTTP_PROXY never reaches a program, whoever sent it.
 	delete(env, "HTTP_PROXY")
+	// Nor do systemd's variables for gatewayd itself: a program that
+	// found NOTIFY_SOCKET could tell systemd gatewayd is ready, or
+	// stopping, and LISTEN_* name descriptors it does not have.
+	for k := range env {
+		if strings.HasPrefix(k, "LISTEN_") || strings.HasPrefix(k, "WATCHDOG_") || k == "NOTIFY_SOCKET" {
+			delete(env, k)
+		}
+	}
 	delete(env, "HTTP_CONTENT_TYPE")
 	delete(env, "HTTP_CONTENT_LENGTH")
 	if env["CONTENT_LENGTH"] == "" {

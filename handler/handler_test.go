@@ -411,14 +411,16 @@ func TestBody(t *testing.T) {
 func TestEnviron(t *testing.T) {
 	t.Setenv("GATEWAYD_TEST_PASSED", "passed")
 	t.Setenv("GATEWAYD_TEST_HIDDEN", "hidden")
+	t.Setenv("NOTIFY_SOCKET", "/run/systemd/notify")
 	app := &recorder{outputs: []string{"Content-Type: text/plain\r\n\r\n"}}
 	cfg := handler.Config{
 		App:            app,
-		PassEnv:        []string{"GATEWAYD_TEST_PASSED"},
+		PassEnv:        []string{"GATEWAYD_TEST_PASSED", "NOTIFY_SOCKET"}, // passed by mistake
 		Env:            environ.Environ{"CONFIGURED": "c", "REQUEST_METHOD": "configured"},
 		ServerSoftware: "gatewayd/test",
 	}
-	run(t, cfg, request("HTTP_PROXY", "http://evil/", "HTTP_CONTENT_TYPE", "x", "GATEWAY_INTERFACE", "CGI/01.1"))
+	run(t, cfg, request("HTTP_PROXY", "http://evil/", "HTTP_CONTENT_TYPE", "x", "GATEWAY_INTERFACE", "CGI/01.1",
+		"LISTEN_FDS", "2", "WATCHDOG_USEC", "1000"))
 	env := app.calls[0].Env
 	want := map[string]string{
 		"GATEWAYD_TEST_PASSED": "passed", "CONFIGURED": "c", "REQUEST_METHOD": "GET",
@@ -429,7 +431,7 @@ func TestEnviron(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, env[k], v)
 		}
 	}
-	for _, k := range []string{"HTTP_PROXY", "HTTP_CONTENT_TYPE", "GATEWAYD_TEST_HIDDEN"} {
+	for _, k := range []string{"HTTP_PROXY", "HTTP_CONTENT_TYPE", "GATEWAYD_TEST_HIDDEN", "NOTIFY_SOCKET", "LISTEN_FDS", "WATCHDOG_USEC"} {
 		if v, ok := env[k]; ok {
 			t.Errorf("%s = %q, want it unset", k, v)
 		}

@@ -158,9 +158,9 @@ type daemon struct {
 
 	mu        sync.RWMutex
 	cur       *deployment
-	live      map[*deployment]bool // cur, and the ones still finishing requests
-	frontends map[string]frontend  // by protocol, built when first needed
-	listeners map[listenSpec]*bound
+	live      map[*deployment]bool    // cur, and the ones still finishing requests
+	frontends map[string]frontend     // by protocol, built when first needed
+	listeners map[listenSpec][]*bound // an ADDR of "systemd" may stand for several
 }
 
 // bound is an open listener.
@@ -178,7 +178,7 @@ func newDaemon(o serveOptions, log hclog.Logger, software string) *daemon {
 		pools:     newPoolSet(),
 		live:      map[*deployment]bool{},
 		frontends: map[string]frontend{},
-		listeners: map[listenSpec]*bound{},
+		listeners: map[listenSpec][]*bound{},
 	}
 }
 
@@ -238,9 +238,9 @@ func (d *daemon) Reload(p plan) error {
 	d.cur = dep
 	d.live[dep] = true
 	var removed []*bound
-	for spec, b := range d.listeners {
+	for spec, bs := range d.listeners {
 		if !slices.Contains(p.listen, spec) {
-			removed = append(removed, b)
+			removed = append(removed, bs...)
 			delete(d.listeners, spec)
 		}
 	}
@@ -261,7 +261,7 @@ func (d *daemon) Reload(p plan) error {
 }
 
 // open opens the listeners of specs that have does not hold, all or none.
-func (d *daemon) open(specs []listenSpec, have map[listenSpec]*bound) ([]*bound, error) {
+func (d *daemon) open(specs []listenSpec, have map[listenSpec][]*bound) ([]*bound, error) {
 	var opened []*bound
 	for _, spec := range specs {
 		if have[spec] != nil {
@@ -272,12 +272,14 @@ func (d *daemon) open(specs []listenSpec, have map[listenSpec]*bound) ([]*bound,
 			closeAll(opened)
 			return nil, fmt.Errorf("listen %s: unknown protocol %q", spec.address, spec.protocol)
 		}
-		l, err := listen(spec.address, p.unixMode)
+		ls, err := listen(spec.address, p.unixMode)
 		if err != nil {
 			closeAll(opened)
 			return nil, err
 		}
-		opened = append(opened, &bound{spec: spec, p: p, l: l})
+		for _, l := range ls {
+			opened = append(opened, &bound{spec: spec, p: p, l: l})
+		}
 	}
 	return opened, nil
 }
@@ -299,7 +301,7 @@ func (d *daemon) serve(opened []*bound, p plan, dep *deployment) error {
 			return err
 		}
 		d.mu.Lock()
-		d.listeners[b.spec] = b
+		d.listeners[b.spec] = append(d.listeners[b.spec], b)
 		d.mu.Unlock()
 		d.log.Info("serving "+what, "url", listenURL(b.p.scheme, b.l), "cpus", runtime.NumCPU())
 		d.serving.Go(func() {

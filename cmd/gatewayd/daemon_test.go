@@ -40,7 +40,7 @@ func writeProgram(t *testing.T, name, body string) string {
 func (d *daemon) url(spec listenSpec) string {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	return "http://" + d.listeners[spec].l.Addr().String()
+	return "http://" + d.listeners[spec][0].l.Addr().String()
 }
 
 // TestDaemonReload: a reload serves new requests with the new plan at once,
@@ -107,7 +107,7 @@ func TestDaemonReload(t *testing.T) {
 	}
 
 	d.mu.RLock()
-	scgiAddr := d.listeners[listenSpec{"scgi", "127.0.0.1:0"}].l.Addr().String()
+	scgiAddr := d.listeners[listenSpec{"scgi", "127.0.0.1:0"}][0].l.Addr().String()
 	d.mu.RUnlock()
 	if err := d.Reload(programPlan(kept.address, b)); err != nil {
 		t.Fatal(err)

@@ -10,19 +10,29 @@ import (
 	"time"
 )
 
-// listen opens a listening socket for ADDR: HOST:PORT, unix:PATH created
-// with mode, or fd:N, a listening socket inherited as file descriptor N.
-func listen(addr string, mode os.FileMode) (net.Listener, error) {
-	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		return listenUnix(path, mode)
+// listen opens the listening sockets of ADDR: HOST:PORT, unix:PATH
+// created with mode, fd:N, a listening socket inherited as file descriptor
+// N, or systemd and systemd:NAME, sockets systemd passed (listenActivated).
+// Only systemd may stand for more than one.
+func listen(addr string, mode os.FileMode) ([]net.Listener, error) {
+	one := func(l net.Listener, err error) ([]net.Listener, error) {
+		if err != nil {
+			return nil, err
+		}
+		return []net.Listener{l}, nil
 	}
-	if fd, ok := strings.CutPrefix(addr, "fd:"); ok {
-		return listenFD(fd)
+	switch {
+	case addr == "systemd" || strings.HasPrefix(addr, "systemd:"):
+		return listenActivated(addr)
+	case strings.HasPrefix(addr, "unix:"):
+		return one(listenUnix(strings.TrimPrefix(addr, "unix:"), mode))
+	case strings.HasPrefix(addr, "fd:"):
+		return one(listenFD(strings.TrimPrefix(addr, "fd:")))
 	}
 	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return nil, usageError{fmt.Errorf("listen %q: want HOST:PORT, unix:PATH or fd:N", addr)}
+		return nil, usageError{fmt.Errorf("listen %q: want HOST:PORT, unix:PATH, fd:N, systemd or systemd:NAME", addr)}
 	}
-	return net.Listen("tcp", addr)
+	return one(net.Listen("tcp", addr))
 }
 
 // listenFD takes over an inherited listening socket: the FastCGI

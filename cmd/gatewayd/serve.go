@@ -62,7 +62,9 @@ With PROGRAM, every request runs PROGRAM with ARGs. With --root DIR, each
 request runs the executable script its URL path names inside DIR; the rest
 of the path is PATH_INFO. With neither, the built-in demo app answers.
 
-ADDR is HOST:PORT, unix:PATH or fd:N (an inherited listening socket).
+ADDR is HOST:PORT, unix:PATH, fd:N (an inherited listening socket),
+systemd (every socket systemd passed) or systemd:NAME (those whose
+FileDescriptorName is NAME).
 
 --config FILE reads a whole deployment from an HCL file: listeners, limits,
 environment and mounts, each a script root, a program, persistent FastCGI
@@ -166,6 +168,7 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	takeActivated() // before any program starts: none inherits the sockets
 	stopSignals := make(chan os.Signal, 2)
 	signal.Notify(stopSignals, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(stopSignals)
