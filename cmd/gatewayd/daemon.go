@@ -352,10 +352,7 @@ func (d *daemon) Shutdown(ctx context.Context) error {
 	for _, fe := range d.frontends {
 		running = append(running, fe)
 	}
-	var longest, grace time.Duration
-	for dep := range d.live {
-		longest, grace = max(longest, dep.timeout), max(grace, dep.grace)
-	}
+	longest, grace := d.boundsLocked()
 	d.mu.Unlock()
 	drain, cancel := context.WithTimeout(ctx, longest+5*time.Second)
 	defer cancel()
@@ -406,6 +403,24 @@ func (d *daemon) Shutdown(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// boundsLocked returns the longest timeout and kill grace of the live
+// deployments; d.mu is held.
+func (d *daemon) boundsLocked() (longest, grace time.Duration) {
+	for dep := range d.live {
+		longest, grace = max(longest, dep.timeout), max(grace, dep.grace)
+	}
+	return longest, grace
+}
+
+// DrainBound is the longest Shutdown may take: the drain, then stopping
+// what is left (see Shutdown).
+func (d *daemon) DrainBound() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	longest, grace := d.boundsLocked()
+	return longest + 5*time.Second + grace + 10*time.Second
 }
 
 // errDrainCut is why gatewayd exits with status 1 after a second signal.

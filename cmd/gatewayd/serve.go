@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"gatewayd/cmd/gatewayd/internal/config"
+	"gatewayd/cmd/gatewayd/internal/ops"
 	"gatewayd/handler"
 )
 
@@ -180,6 +181,8 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 		d.Shutdown(context.Background())
 		return err
 	}
+	notify := ops.NewNotifier(log)
+	notify.Ready(readyStatus(p))
 	for {
 		select {
 		case <-ctx.Done():
@@ -189,11 +192,24 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 		case err = <-d.errc:
 			log.Error("listener failed; shutting down", "error", err)
 		case <-hangups:
-			reload(d, o, program, log)
+			// systemctl reload of a Type=notify-reload unit waits for
+			// both, whatever the reload does.
+			notify.Reloading()
+			next, ok := reload(d, o, program, log)
+			switch {
+			case ok:
+				p = next
+				notify.Ready(readyStatus(p))
+			case o.config == "":
+				notify.Ready(readyStatus(p))
+			default:
+				notify.Ready(readyStatus(p) + "; the last reload failed, see the log")
+			}
 			continue
 		}
 		break
 	}
+	notify.Stopping(d.DrainBound())
 	// A second SIGTERM or SIGINT cuts the drain short; from then on a
 	// further one ends the process at once.
 	cutCtx, cut := context.WithCancel(context.Background())
@@ -222,12 +238,18 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 	return err
 }
 
-// reload applies --config again, after SIGHUP; a file with problems
-// changes nothing, and each problem is logged.
-func reload(d *daemon, o serveOptions, program []string, log hclog.Logger) {
+// readyStatus is the unit's status line while p serves.
+func readyStatus(p plan) string {
+	return fmt.Sprintf("serving %s on %d listeners", describe(p), len(p.listen))
+}
+
+// reload applies --config again, after SIGHUP, and returns the plan now
+// served; a file with problems changes nothing, each problem is logged,
+// and ok is false.
+func reload(d *daemon, o serveOptions, program []string, log hclog.Logger) (_ plan, ok bool) {
 	if o.config == "" {
 		log.Warn("SIGHUP received: no configuration file (--config) to reload; ignoring")
-		return
+		return plan{}, false
 	}
 	log.Info("SIGHUP received: reloading the configuration", "file", o.config)
 	p, logCfg, err := loadPlan(o, program)
@@ -245,10 +267,11 @@ func reload(d *daemon, o serveOptions, program []string, log hclog.Logger) {
 		} else {
 			log.Error("configuration not reloaded", "error", err)
 		}
-		return
+		return plan{}, false
 	}
 	log.SetLevel(hclog.LevelFromString(logCfg.Level))
 	log.Info("configuration reloaded", "file", o.config, "mounts", len(p.mounts), "listeners", len(p.listen))
+	return p, true
 }
 
 // configError prints the problems of a bad configuration file to w, one a
