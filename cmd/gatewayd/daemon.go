@@ -156,6 +156,8 @@ type daemon struct {
 
 	pools *poolSet // the worker pools of every live deployment
 
+	inflight atomic.Int64 // requests being served
+
 	mu        sync.RWMutex
 	cur       *deployment
 	live      map[*deployment]bool    // cur, and the ones still finishing requests
@@ -189,6 +191,8 @@ func (d *daemon) Serve(ctx context.Context, req *handler.Request, w handler.Resp
 	dep := d.cur
 	dep.active.Add(1)
 	d.mu.RUnlock()
+	d.inflight.Add(1)
+	defer d.inflight.Add(-1)
 	defer dep.active.Done()
 	return dep.server.Serve(ctx, req, w)
 }
@@ -338,23 +342,27 @@ func describe(p plan) string {
 }
 
 // Shutdown stops every front-end at once and lets the requests in flight
-// finish, for at most the longest a request of any mount may take and 5s
-// more. When ctx ends first the drain is cut short: the front-ends close
+// finish, for at most the shutdown timeout (--shutdown-timeout). When that
+// passes, or ctx ends first, the drain is cut short: the front-ends close
 // their connections, every program still running is stopped, and Shutdown
-// returns ctx's error. Whichever way the drain ends, no program is left
-// running when it returns, unless a program's pipeline cannot finish its
-// response within the kill grace and 10s more (a client that stopped
-// reading); then the failure is logged and its program, which has been
-// sent SIGKILL, is left to be reaped by whoever inherits it.
+// returns errDrainTimeout or ctx's error. Whichever way the drain ends, no
+// program is left running when it returns, unless a program's pipeline
+// cannot finish its response within the kill grace and 10s more (a client
+// that stopped reading); then the failure is logged and its program, which
+// has been sent SIGKILL, is left to be reaped by whoever inherits it.
 func (d *daemon) Shutdown(ctx context.Context) error {
 	d.mu.Lock()
 	running := make([]frontend, 0, len(d.frontends))
 	for _, fe := range d.frontends {
 		running = append(running, fe)
 	}
-	longest, grace := d.boundsLocked()
+	_, grace := d.boundsLocked()
+	inflight := d.inflight.Load()
 	d.mu.Unlock()
-	drain, cancel := context.WithTimeout(ctx, longest+5*time.Second)
+	if inflight > 0 {
+		d.log.Info("waiting for the requests in flight", "requests", inflight, "shutdown_timeout", d.opts.shutdownTimeout)
+	}
+	drain, cancel := context.WithTimeout(ctx, d.shutdownTimeout())
 	defer cancel()
 	errs := make([]error, len(running))
 	var wg sync.WaitGroup
@@ -370,6 +378,7 @@ func (d *daemon) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-drain.Done(): // cut short, or the deadline
 	}
+	cut := d.inflight.Load() // the requests the drain did not see finish
 	// After a whole drain nothing runs any more. After a cut or at the
 	// deadline, FastCGI and SCGI close their connections, which stops their
 	// requests' programs, but net/http's Shutdown leaves its requests
@@ -396,13 +405,18 @@ func (d *daemon) Shutdown(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	for _, err := range errs {
-		if err != nil {
-			d.log.Warn("requests still running at the end of the drain were stopped", "error", err)
-			break
-		}
+	if drain.Err() != nil && cut > 0 {
+		return fmt.Errorf("%w: %d requests were still running after %v", errDrainTimeout, cut, d.shutdownTimeout())
 	}
 	return nil
+}
+
+// errDrainTimeout is why gatewayd exits with status 1 when requests were
+// still running at the end of the shutdown timeout.
+var errDrainTimeout = errors.New("serve: the requests in flight did not finish within --shutdown-timeout")
+
+func (d *daemon) shutdownTimeout() time.Duration {
+	return cmp.Or(d.opts.shutdownTimeout, defaultShutdownTimeout)
 }
 
 // boundsLocked returns the longest timeout and kill grace of the live
@@ -419,8 +433,8 @@ func (d *daemon) boundsLocked() (longest, grace time.Duration) {
 func (d *daemon) DrainBound() time.Duration {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	longest, grace := d.boundsLocked()
-	return longest + 5*time.Second + grace + 10*time.Second
+	_, grace := d.boundsLocked()
+	return d.shutdownTimeout() + grace + 10*time.Second
 }
 
 // errDrainCut is why gatewayd exits with status 1 after a second signal.

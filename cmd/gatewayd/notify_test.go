@@ -78,9 +78,9 @@ func TestNotify(t *testing.T) {
 	nextNotify(t, msgs, "READY=1", "STATUS=serving /bin/true on 1 listeners; the last reload failed, see the log")
 
 	d.cmd.Process.Signal(syscall.SIGTERM)
-	// The drain may take the mount's timeout (60s) and 5s, then the
-	// kill grace (2s) and 10s.
-	nextNotify(t, msgs, "STOPPING=1", "EXTEND_TIMEOUT_USEC=77000000")
+	// The drain may take --shutdown-timeout (30s), then the kill grace
+	// (2s) and 10s.
+	nextNotify(t, msgs, "STOPPING=1", "EXTEND_TIMEOUT_USEC=42000000")
 	if err := d.wait(t); err != nil {
 		t.Errorf("gatewayd: %v\n%s", err, d.log())
 	}

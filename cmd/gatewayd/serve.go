@@ -38,15 +38,21 @@ type serveOptions struct {
 	passAuth      bool
 	logLevel      string
 	logFormat     string
+	// shutdownTimeout bounds the drain after SIGTERM or SIGINT.
+	shutdownTimeout time.Duration
 }
+
+// defaultShutdownTimeout is the default of --shutdown-timeout.
+const defaultShutdownTimeout = 30 * time.Second
 
 // defaultServeOptions is what `gatewayd` with no arguments runs.
 func defaultServeOptions() serveOptions {
 	return serveOptions{
-		listen:    map[string][]string{"http": {"127.0.0.1:8000"}},
-		timeout:   handler.DefaultTimeout,
-		logLevel:  "info",
-		logFormat: "text",
+		listen:          map[string][]string{"http": {"127.0.0.1:8000"}},
+		timeout:         handler.DefaultTimeout,
+		logLevel:        "info",
+		logFormat:       "text",
+		shutdownTimeout: defaultShutdownTimeout,
 	}
 }
 
@@ -77,10 +83,10 @@ command line adds to and overrides the file: its listeners are added,
 to every mount.
 
 SIGTERM or SIGINT stops gatewayd: it stops accepting and lets the requests
-in flight finish, for at most the longest timeout of any mount (--timeout)
-and 5s more. A second SIGTERM or
-SIGINT cuts that short: the programs still running are stopped (SIGTERM,
-then SIGKILL after --kill-grace) and gatewayd exits with status 1. SIGHUP
+in flight finish, for at most --shutdown-timeout. When that passes, or a
+second SIGTERM or SIGINT comes, the programs still running are stopped
+(SIGTERM, then SIGKILL after --kill-grace) and gatewayd exits with status
+1; it exits 0 when every request finished. SIGHUP
 reads --config again: a good file applies to new requests at once while
 those in flight finish as they began, listeners in both files stay open;
 a bad one changes nothing and each problem is logged.`,
@@ -114,6 +120,7 @@ a bad one changes nothing and each problem is logged.`,
 	f.DurationVar(&o.queueTimeout, "queue-timeout", 0, "longest wait for a free program slot before 503 (default 10s)")
 	f.BoolVar(&o.fastcgiStderr, "fastcgi-stderr", false, "send programs' stderr to the web server as FCGI_STDERR records instead of the log")
 	f.BoolVar(&o.passAuth, "pass-authorization", false, "pass the Authorization header to programs (HTTP front-end)")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", o.shutdownTimeout, "longest SIGTERM waits for the requests in flight before it stops them")
 	return cmd
 }
 
@@ -230,9 +237,13 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 			}
 		}
 	}()
-	if d.Shutdown(cutCtx) != nil {
+	switch err := d.Shutdown(cutCtx); {
+	case errors.Is(err, context.Canceled):
 		log.Error("drain cut short by a second signal: requests in flight were stopped")
 		return loggedError{errDrainCut}
+	case err != nil:
+		log.Error("drain timed out: requests in flight were stopped", "error", err)
+		return loggedError{err}
 	}
 	log.Info("stopped")
 	return err

@@ -223,3 +223,37 @@ echo $! > "`+pids+`/sleep"
 		t.Errorf("background process %d still running", sleep)
 	}
 }
+
+// TestShutdownTimeout: SIGTERM waits --shutdown-timeout for the requests in
+// flight, then stops their programs; gatewayd says so and exits with
+// status 1, leaving nothing behind.
+func TestShutdownTimeout(t *testing.T) {
+	dir, pids := t.TempDir(), t.TempDir()
+	writeScript(t, dir, "prog.sh", `echo $$ > "`+pids+`/prog"
+sleep 60
+`)
+	d := start(t, exec.Command(binary, "serve", "--http", "127.0.0.1:0", "--timeout", "60s",
+		"--shutdown-timeout", "500ms", "--kill-grace", "300ms", filepath.Join(dir, "prog.sh")))
+	go func() {
+		client := &http.Client{Timeout: 30 * time.Second}
+		if resp, err := client.Get(d.url + "/"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	pgid := waitPid(t, filepath.Join(pids, "prog"))
+	begin := time.Now()
+	d.signal(syscall.SIGTERM)
+	err := d.wait(t)
+	took := time.Since(begin)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitError {
+		t.Errorf("gatewayd exited with %v, want exit status %d:\n%s", err, exitError, d.log())
+	}
+	if !strings.Contains(d.log(), "drain timed out") || !strings.Contains(d.log(), "1 requests were still running after 500ms") {
+		t.Errorf("log does not say the drain timed out and what it cut:\n%s", d.log())
+	}
+	if took > 10*time.Second {
+		t.Errorf("gatewayd took %v to stop with a 500ms shutdown timeout", took)
+	}
+	waitGroupGone(t, pgid)
+}
