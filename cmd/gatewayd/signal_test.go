@@ -4,13 +4,16 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -256,4 +259,72 @@ sleep 60
 		t.Errorf("gatewayd took %v to stop with a 500ms shutdown timeout", took)
 	}
 	waitGroupGone(t, pgid)
+}
+
+// TestDrainUnderLoad: SIGTERM in the middle of a bounded load of slow
+// requests fails none that gatewayd had accepted: each gets its whole
+// response, the rest find the listener closed; gatewayd exits 0 and no
+// program is left.
+func TestDrainUnderLoad(t *testing.T) {
+	root, pids := t.TempDir(), t.TempDir()
+	writeScript(t, root, "slow.sh", `echo $$ > "`+pids+`/$$"
+sleep 0.2
+printf 'Content-Type: text/plain\r\n\r\nfinished\n'
+`)
+	d := serveRoot(t, root)
+	var mu sync.Mutex
+	var ok, refused int
+	var failures []string
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			client := &http.Client{Timeout: 20 * time.Second}
+			for i := 0; i < 100; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Get(d.url + "/slow.sh")
+				var body []byte
+				if err == nil {
+					body, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+				}
+				mu.Lock()
+				switch {
+				case err == nil && string(body) == "finished\n":
+					ok++
+				case err != nil && strings.Contains(err.Error(), "connection refused"):
+					refused++ // after the listener closed: never accepted
+				default:
+					failures = append(failures, fmt.Sprintf("%v %q", err, body))
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(700 * time.Millisecond)
+	d.signal(syscall.SIGTERM)
+	err := d.wait(t)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Errorf("gatewayd exited with %v, want 0:\n%s", err, d.log())
+	}
+	if len(failures) > 0 || ok == 0 {
+		t.Errorf("%d requests finished, %d refused after the listener closed, %d failed: %v", ok, refused, len(failures), failures)
+	}
+	entries, _ := os.ReadDir(pids)
+	for _, e := range entries {
+		pid, _ := strconv.Atoi(e.Name())
+		if syscall.Kill(pid, 0) == nil {
+			t.Errorf("program %d still running after gatewayd stopped", pid)
+		}
+	}
+	t.Logf("%d requests finished, %d refused after the listener closed, %d programs run", ok, refused, len(entries))
 }
