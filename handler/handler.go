@@ -2,6 +2,7 @@ package handler
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -205,6 +206,9 @@ type Request struct {
 	Body io.Reader
 	// ID names the request in logs; New makes one up when it is empty.
 	ID string
+	// Frontend names the protocol the request came in on ("http",
+	// "fastcgi", "scgi", "cgi"), for the access log.
+	Frontend string
 	// Stderr, when not nil, receives the programs' standard error instead
 	// of the log.
 	Stderr io.Writer
@@ -252,7 +256,7 @@ func (h *Handler) Serve(ctx context.Context, req *Request, w ResponseWriter) (re
 	if id == "" {
 		id = strconv.FormatUint(h.ids.Add(1), 10)
 	}
-	s := &serve{h: h, w: w, log: h.log.With("request_id", id), id: id, stderr: req.Stderr}
+	s := &serve{h: h, w: w, log: h.log.With("request_id", id), id: id, stderr: req.Stderr, frontend: req.Frontend}
 	s.env = h.buildEnv(req.Env)
 	if dropped := s.env.DropCaseDuplicates(); dropped != nil {
 		s.log.Warn("variables whose names differ only in case from others dropped", "dropped", dropped)
@@ -312,12 +316,13 @@ func setDefault(env environ.Environ, k, v string) {
 
 // serve is the state of one request; one goroutine owns it.
 type serve struct {
-	h      *Handler
-	w      ResponseWriter
-	log    hclog.Logger
-	id     string
-	env    environ.Environ
-	stderr io.Writer // the front-end's sink for program stderr, or nil
+	h        *Handler
+	w        ResponseWriter
+	log      hclog.Logger
+	id       string
+	env      environ.Environ
+	stderr   io.Writer // the front-end's sink for program stderr, or nil
+	frontend string    // Request.Frontend
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -631,11 +636,18 @@ func (s *serve) logRequest(d time.Duration) {
 			uri += "?" + q
 		}
 	}
-	kv := []any{
+	var kv []any
+	if s.frontend != "" {
+		kv = append(kv, "frontend", s.frontend)
+	}
+	if s.h.mux != nil {
+		kv = append(kv, "mount", cmp.Or(s.h.prefix, "/"))
+	}
+	kv = append(kv,
 		"method", s.env["REQUEST_METHOD"], "uri", uri,
 		"status", s.result.Status, "bytes", s.result.BodyBytes,
 		"duration", d.Round(time.Microsecond),
-	}
+	)
 	if s.program != "" {
 		kv = append(kv, "program", s.program)
 	}

@@ -519,3 +519,55 @@ func TestUnixListener(t *testing.T) {
 		t.Errorf("socket file left after shutdown: %v", err)
 	}
 }
+
+// TestAccessLog: each request's access line names the front-end it came in
+// on and the mount that served it, with the program and its pid, in JSON
+// as in text.
+func TestAccessLog(t *testing.T) {
+	dir := t.TempDir()
+	writeScript(t, dir, "app.sh", `printf 'Content-Type: text/plain\r\n\r\nhi\n'`)
+	conf := filepath.Join(dir, "gatewayd.hcl")
+	os.WriteFile(conf, []byte(`listen "http" {
+  address = "127.0.0.1:0"
+}
+listen "scgi" {
+  address = "unix:`+filepath.Join(dir, "scgi.sock")+`"
+}
+mount "/app" {
+  program = ["`+filepath.Join(dir, "app.sh")+`"]
+}
+`), 0o644)
+	d := start(t, exec.Command(binary, "serve", "--config", conf, "--log-format", "json"))
+	get(t, d.url+"/app/x")
+	scgiGet(t, "unix", filepath.Join(dir, "scgi.sock"), "/app/y")
+	var lines []map[string]any
+	deadline := time.Now().Add(5 * time.Second)
+	for len(lines) < 2 && time.Now().Before(deadline) {
+		lines = lines[:0]
+		for _, l := range strings.Split(strings.TrimSpace(d.log()), "\n") {
+			var v map[string]any
+			if json.Unmarshal([]byte(l), &v) == nil && v["@message"] == "request" {
+				lines = append(lines, v)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(lines) != 2 {
+		t.Fatalf("want 2 access lines:\n%s", d.log())
+	}
+	for i, want := range []map[string]any{
+		{"frontend": "http", "mount": "/app", "uri": "/app/x", "method": "GET", "status": float64(200)},
+		{"frontend": "scgi", "mount": "/app", "uri": "/app/y", "method": "GET", "status": float64(200)},
+	} {
+		for k, v := range want {
+			if lines[i][k] != v {
+				t.Errorf("access line %d: %s = %v, want %v", i+1, k, lines[i][k], v)
+			}
+		}
+		for _, k := range []string{"program", "pid", "request_id", "duration", "bytes"} {
+			if _, ok := lines[i][k]; !ok {
+				t.Errorf("access line %d has no %s: %v", i+1, k, lines[i])
+			}
+		}
+	}
+}

@@ -96,7 +96,7 @@ func Serve(ctx context.Context, cfg Config, env environ.Environ) (handler.Result
 	// CONTENT_LENGTH there is none. It is read whole before the program
 	// starts (hc.ReadBodyFirst): Apache writes all of it before it reads any
 	// output, and one that ends early means the client went away.
-	req := &handler.Request{Env: env}
+	req := &handler.Request{Env: env, Frontend: "cgi"}
 	if env["CONTENT_LENGTH"] != "" {
 		req.Body = stdin
 	}

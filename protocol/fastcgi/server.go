@@ -713,7 +713,7 @@ func (c *conn) start(r *request) error {
 	c.dropParams(r)
 	adjustEnv(env, r.role)
 
-	req := &handler.Request{Env: env, ID: fmt.Sprintf("%d.%d", c.id, r.id)}
+	req := &handler.Request{Env: env, ID: fmt.Sprintf("%d.%d", c.id, r.id), Frontend: "fastcgi"}
 	if r.role != roleAuthorizer { // FastCGI §6.3: an authorizer's STDIN is dropped
 		length := int64(-1)
 		if n, err := strconv.ParseInt(env["CONTENT_LENGTH"], 10, 64); err == nil && n >= 0 {

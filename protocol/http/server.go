@@ -168,7 +168,7 @@ func (s *Server) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 		f, err := fc.claim(r)
 		if err != nil {
 			w.Header().Set("Connection", "close")
-			req := &handler.Request{Env: s.environ(r), ID: strconv.FormatUint(s.ids.Add(1), 10),
+			req := &handler.Request{Env: s.environ(r), ID: strconv.FormatUint(s.ids.Add(1), 10), Frontend: "http",
 				Refuse: &handler.Error{Status: nethttp.StatusBadRequest, Err: err}}
 			s.cfg.Handler.Serve(r.Context(), req, &responseWriter{w: w, software: s.cfg.ServerSoftware})
 			return
@@ -187,8 +187,9 @@ func (s *Server) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 	}
 	body := &trackedBody{r: r.Body, length: r.ContentLength}
 	req := &handler.Request{
-		Env: s.environ(r),
-		ID:  strconv.FormatUint(s.ids.Add(1), 10),
+		Env:      s.environ(r),
+		ID:       strconv.FormatUint(s.ids.Add(1), 10),
+		Frontend: "http",
 	}
 	if r.ContentLength != 0 {
 		req.Body = body

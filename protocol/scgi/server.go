@@ -337,7 +337,7 @@ func (c *conn) serve(ctx context.Context) {
 	}
 	c.nc.SetReadDeadline(time.Time{})
 
-	req := &handler.Request{Env: requestEnv(hdr)}
+	req := &handler.Request{Env: requestEnv(hdr), Frontend: "scgi"}
 	var b *body
 	if hdr.ContentLength > 0 {
 		b = &body{c: c, remaining: hdr.ContentLength}
