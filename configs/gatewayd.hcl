@@ -41,6 +41,11 @@ env = {
 }
 pass_env = ["TZ"]
 
+# How long SIGTERM (systemctl stop) waits for the requests in flight before
+# it stops their programs and gatewayd exits 1 (default 30s); longer here,
+# for clones and pushes under /git.
+shutdown_timeout = "2m"
+
 # Scripts under /usr/lib/cgi-bin: /cgi-bin/hello.py/x runs hello.py with
 # PATH_INFO /x. Only executable files inside the root run.
 mount "/cgi-bin" {

@@ -23,8 +23,9 @@ import (
 // plan is a whole deployment as the daemon runs it: what the command line
 // describes, or a configuration file with the command line over it.
 type plan struct {
-	listen []listenSpec // in the order they open
-	mounts []mountPlan
+	listen   []listenSpec // in the order they open
+	mounts   []mountPlan
+	shutdown time.Duration // the drain's bound (--shutdown-timeout, shutdown_timeout)
 }
 
 // listenSpec is one listener: a front-end's protocol and an ADDR.
@@ -157,6 +158,7 @@ type daemon struct {
 	pools *poolSet // the worker pools of every live deployment
 
 	inflight atomic.Int64 // requests being served
+	shutdown atomic.Int64 // the current plan's drain bound, a time.Duration
 
 	mu        sync.RWMutex
 	cur       *deployment
@@ -213,6 +215,7 @@ func (d *daemon) Start(p plan) error {
 	d.cur = dep
 	d.live[dep] = true
 	d.mu.Unlock()
+	d.shutdown.Store(int64(p.shutdown))
 	if err := d.serve(opened, p, dep); err != nil {
 		return err
 	}
@@ -237,6 +240,7 @@ func (d *daemon) Reload(p plan) error {
 		dep.close()
 		return err
 	}
+	d.shutdown.Store(int64(p.shutdown))
 	d.mu.Lock()
 	old := d.cur
 	d.cur = dep
@@ -416,7 +420,7 @@ func (d *daemon) Shutdown(ctx context.Context) error {
 var errDrainTimeout = errors.New("serve: the requests in flight did not finish within --shutdown-timeout")
 
 func (d *daemon) shutdownTimeout() time.Duration {
-	return cmp.Or(d.opts.shutdownTimeout, defaultShutdownTimeout)
+	return cmp.Or(time.Duration(d.shutdown.Load()), defaultShutdownTimeout)
 }
 
 // boundsLocked returns the longest timeout and kill grace of the live

@@ -17,7 +17,8 @@ import (
 // to the file's; --root or PROGRAM is the mount at "/", replacing the
 // file's own; a limit flag given (--timeout, --max-children, …) sets that
 // limit for every mount, a mount's own limits block included; --log-level
-// and --log-format override the log block.
+// and --log-format override the log block, --shutdown-timeout the file's
+// shutdown_timeout.
 func loadPlan(o serveOptions, program []string) (plan, config.Log, error) {
 	cfg := config.Default(o.root, program)
 	if o.config != "" {
@@ -40,7 +41,10 @@ func loadPlan(o serveOptions, program []string) (plan, config.Log, error) {
 		cfg.Log.Format = o.logFormat
 	}
 
-	var p plan
+	p := plan{shutdown: cfg.ShutdownTimeout}
+	if o.changed["shutdown-timeout"] || o.config == "" {
+		p.shutdown = o.shutdownTimeout
+	}
 	for _, l := range cfg.Listen {
 		p.listen = append(p.listen, listenSpec{l.Protocol, l.Address})
 	}

@@ -43,7 +43,7 @@ type serveOptions struct {
 }
 
 // defaultShutdownTimeout is the default of --shutdown-timeout.
-const defaultShutdownTimeout = 30 * time.Second
+const defaultShutdownTimeout = config.DefaultShutdownTimeout
 
 // defaultServeOptions is what `gatewayd` with no arguments runs.
 func defaultServeOptions() serveOptions {

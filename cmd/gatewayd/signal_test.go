@@ -231,12 +231,25 @@ echo $! > "`+pids+`/sleep"
 // flight, then stops their programs; gatewayd says so and exits with
 // status 1, leaving nothing behind.
 func TestShutdownTimeout(t *testing.T) {
+	for _, how := range []string{"flag", "config"} {
+		t.Run(how, func(t *testing.T) { testShutdownTimeout(t, how) })
+	}
+}
+
+func testShutdownTimeout(t *testing.T, how string) {
 	dir, pids := t.TempDir(), t.TempDir()
 	writeScript(t, dir, "prog.sh", `echo $$ > "`+pids+`/prog"
 sleep 60
 `)
-	d := start(t, exec.Command(binary, "serve", "--http", "127.0.0.1:0", "--timeout", "60s",
-		"--shutdown-timeout", "500ms", "--kill-grace", "300ms", filepath.Join(dir, "prog.sh")))
+	args := []string{"serve", "--http", "127.0.0.1:0", "--timeout", "60s", "--kill-grace", "300ms"}
+	if how == "flag" {
+		args = append(args, "--shutdown-timeout", "500ms", filepath.Join(dir, "prog.sh"))
+	} else {
+		conf := filepath.Join(dir, "gatewayd.hcl")
+		os.WriteFile(conf, []byte("shutdown_timeout = \"500ms\"\nmount \"/\" {\n  program = [\""+filepath.Join(dir, "prog.sh")+"\"]\n}\n"), 0o644)
+		args = append(args, "--config", conf)
+	}
+	d := start(t, exec.Command(binary, args...))
 	go func() {
 		client := &http.Client{Timeout: 30 * time.Second}
 		if resp, err := client.Get(d.url + "/"); err == nil {

@@ -66,6 +66,7 @@
 //	limits.queue_timeout  10s
 //	limits.max_body       1GiB
 //	pass_env              PATH only
+//	shutdown_timeout      30s
 //	worker.processes      the number of CPUs
 //	worker.max_requests   0: never recycle after a number of requests
 //	worker.max_rss        none: never recycle for memory
@@ -153,7 +154,13 @@ type Config struct {
 	Env     map[string]string // added to every program's environment; never nil
 	PassEnv []string          // copied from gatewayd's own environment; PATH always is, first
 	Mounts  []Mount           // in file order
+	// ShutdownTimeout bounds the drain on SIGTERM; default 30s.
+	ShutdownTimeout time.Duration
 }
+
+// DefaultShutdownTimeout is the default of shutdown_timeout: how long
+// SIGTERM waits for the requests in flight.
+const DefaultShutdownTimeout = 30 * time.Second
 
 // Listen is a listener: a front-end and the address it serves on.
 type Listen struct {
@@ -309,10 +316,11 @@ func (m Mount) RemoteConfig() worker.RemoteConfig {
 // program; the pipeline does when it starts.
 func Default(root string, program []string) *Config {
 	c := &Config{
-		Log:     defaultLog(),
-		Limits:  DefaultLimits(),
-		Env:     map[string]string{},
-		PassEnv: defaultPassEnv(),
+		Log:             defaultLog(),
+		Limits:          DefaultLimits(),
+		ShutdownTimeout: DefaultShutdownTimeout,
+		Env:             map[string]string{},
+		PassEnv:         defaultPassEnv(),
 	}
 	m := Mount{Prefix: "/", Env: map[string]string{}, PassEnv: defaultPassEnv(), Limits: c.Limits}
 	switch {

@@ -87,6 +87,9 @@ var brokenFiles = []struct {
 	{"duration as a number", "limits {\n  kill_grace = 2\n}", []string{
 		`f.hcl:2:16: kill_grace "2": want a duration such as "30s", "1m30s" or "500ms"`,
 	}},
+	{"bad shutdown timeout", "shutdown_timeout = \"soon\"", []string{
+		`f.hcl:1:20: shutdown_timeout "soon": want a duration such as "30s", "1m30s" or "500ms"`,
+	}},
 	{"zero duration", "limits {\n  queue_timeout = \"0s\"\n}", []string{
 		`f.hcl:2:19: queue_timeout "0s": must be positive`,
 	}},
@@ -442,6 +445,15 @@ env = null
 			Env:     map[string]string{},
 			PassEnv: []string{"PATH"},
 		}},
+		{"shutdown timeout", `
+shutdown_timeout = "2m"
+`, &Config{
+			Log:             Log{"info", "text", true},
+			Limits:          DefaultLimits(),
+			Env:             map[string]string{},
+			PassEnv:         []string{"PATH"},
+			ShutdownTimeout: 2 * time.Minute,
+		}},
 		{"derived defaults", `
 limits {
   timeout      = "30s"
@@ -608,6 +620,9 @@ mount "/tcp" {
 			if err != nil {
 				t.Fatalf("Parse(%q) = %v", src, err)
 			}
+			if tt.want.ShutdownTimeout == 0 {
+				tt.want.ShutdownTimeout = DefaultShutdownTimeout
+			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Parse(%q) =\n%+v\nwant\n%+v", src, got, tt.want)
 			}
@@ -754,11 +769,12 @@ func TestDefault(t *testing.T) {
 		tt.want.PassEnv = []string{"PATH"}
 		tt.want.Limits = DefaultLimits()
 		want := &Config{
-			Log:     Log{"info", "text", true},
-			Limits:  DefaultLimits(),
-			Env:     map[string]string{},
-			PassEnv: []string{"PATH"},
-			Mounts:  []Mount{tt.want},
+			Log:             Log{"info", "text", true},
+			Limits:          DefaultLimits(),
+			Env:             map[string]string{},
+			PassEnv:         []string{"PATH"},
+			Mounts:          []Mount{tt.want},
+			ShutdownTimeout: 30 * time.Second,
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("Default(%q, %q) =\n%+v\nwant\n%+v", tt.root, tt.program, got, want)

@@ -110,7 +110,7 @@ func valueOr[T any](p *T, def T) T {
 
 // config checks the decoded file and builds its Config.
 func (p *parser) config(s *fileSchema) *Config {
-	c := &Config{Log: defaultLog(), Env: map[string]string{}, PassEnv: defaultPassEnv()}
+	c := &Config{Log: defaultLog(), Env: map[string]string{}, PassEnv: defaultPassEnv(), ShutdownTimeout: DefaultShutdownTimeout}
 
 	addrs := map[string]hcl.Range{} // listen address → where it was first given
 	for _, l := range s.Listen {
@@ -161,6 +161,9 @@ func (p *parser) config(s *fileSchema) *Config {
 		}
 	}
 
+	if d := p.duration(s.ShutdownTimeout); d != nil {
+		c.ShutdownTimeout = *d
+	}
 	top := p.limits(s.Limits)
 	c.Limits = top.resolve()
 	if env, ok := p.env(s.Env); ok {

@@ -14,7 +14,9 @@ type fileSchema struct {
 	Limits  *limitsSchema  `hcl:"limits,block"`
 	Env     *hcl.Attribute `hcl:"env,optional"`
 	PassEnv *hcl.Attribute `hcl:"pass_env,optional"`
-	Mounts  []mountSchema  `hcl:"mount,block"`
+	// ShutdownTimeout bounds the drain on SIGTERM.
+	ShutdownTimeout *hcl.Attribute `hcl:"shutdown_timeout,optional"`
+	Mounts          []mountSchema  `hcl:"mount,block"`
 }
 
 type listenSchema struct {
