@@ -51,7 +51,6 @@ type deployment struct {
 	server  handler.Server
 	apps    []app
 	maxReqs int            // the programs it may run or queue at once, over all mounts; 0 when unbounded
-	timeout time.Duration  // the longest a request of any mount may take
 	grace   time.Duration  // the longest kill grace of any mount
 	active  sync.WaitGroup // requests being served by it
 	closed  sync.Once
@@ -77,7 +76,6 @@ func build(p plan, software string, log hclog.Logger, pools *poolSet) (*deployme
 	var mounts []handler.Mount
 	for _, m := range p.mounts {
 		cfg := m.handler
-		d.timeout = max(d.timeout, cmp.Or(cfg.Timeout, handler.DefaultTimeout))
 		cfg.ServerSoftware = software
 		cfg.Logger = log.Named("handler")
 		var a app
@@ -360,18 +358,19 @@ func (d *daemon) Shutdown(ctx context.Context) error {
 	for _, fe := range d.frontends {
 		running = append(running, fe)
 	}
-	_, grace := d.boundsLocked()
+	grace := d.graceLocked()
 	inflight := d.inflight.Load()
 	d.mu.Unlock()
 	if inflight > 0 {
-		d.log.Info("waiting for the requests in flight", "requests", inflight, "shutdown_timeout", d.opts.shutdownTimeout)
+		d.log.Info("waiting for the requests in flight", "requests", inflight, "shutdown_timeout", d.shutdownTimeout())
 	}
 	drain, cancel := context.WithTimeout(ctx, d.shutdownTimeout())
 	defer cancel()
-	errs := make([]error, len(running))
 	var wg sync.WaitGroup
-	for i, fe := range running {
-		wg.Go(func() { errs[i] = fe.Shutdown(drain) })
+	for _, fe := range running {
+		// An error is the drain's deadline or ctx, which are checked
+		// below.
+		wg.Go(func() { fe.Shutdown(drain) })
 	}
 	done := make(chan struct{})
 	go func() {
@@ -423,13 +422,13 @@ func (d *daemon) shutdownTimeout() time.Duration {
 	return cmp.Or(time.Duration(d.shutdown.Load()), defaultShutdownTimeout)
 }
 
-// boundsLocked returns the longest timeout and kill grace of the live
-// deployments; d.mu is held.
-func (d *daemon) boundsLocked() (longest, grace time.Duration) {
+// graceLocked returns the longest kill grace of the live deployments;
+// d.mu is held.
+func (d *daemon) graceLocked() (grace time.Duration) {
 	for dep := range d.live {
-		longest, grace = max(longest, dep.timeout), max(grace, dep.grace)
+		grace = max(grace, dep.grace)
 	}
-	return longest, grace
+	return grace
 }
 
 // DrainBound is the longest Shutdown may take: the drain, then stopping
@@ -437,8 +436,7 @@ func (d *daemon) boundsLocked() (longest, grace time.Duration) {
 func (d *daemon) DrainBound() time.Duration {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	_, grace := d.boundsLocked()
-	return d.shutdownTimeout() + grace + 10*time.Second
+	return d.shutdownTimeout() + d.graceLocked() + 10*time.Second
 }
 
 // errDrainCut is why gatewayd exits with status 1 after a second signal.
