@@ -55,6 +55,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"gatewayd/handler"
+	"gatewayd/handler/internal/queue"
 )
 
 // Config configures a Runner. The zero value of every field means its default.
@@ -116,8 +117,8 @@ func (c Config) withDefaults() Config {
 type Runner struct {
 	cfg Config
 
-	slots   chan struct{} // a token per running child
-	waiting atomic.Int64  // requests queued for a slot
+	slots chan struct{} // a token per free child slot
+	queue queue.Queue   // requests waiting for a slot
 
 	pumps sync.WaitGroup // stdin pumps still blocked on a request body
 
@@ -133,7 +134,11 @@ type Runner struct {
 // New returns a Runner with the given configuration.
 func New(cfg Config) *Runner {
 	cfg = cfg.withDefaults()
-	r := &Runner{cfg: cfg, slots: make(chan struct{}, cfg.MaxChildren), halt: make(chan struct{})}
+	r := &Runner{cfg: cfg, slots: make(chan struct{}, cfg.MaxChildren), halt: make(chan struct{}),
+		queue: queue.Queue{Max: cfg.MaxQueue, Timeout: cfg.QueueTimeout, What: "slot"}}
+	for range cfg.MaxChildren {
+		r.slots <- struct{}{}
+	}
 	// Opened once rather than by os/exec for every child; if it cannot be,
 	// os/exec opens it itself.
 	r.devNull, _ = os.Open(os.DevNull)
@@ -173,7 +178,7 @@ func (r *Runner) Stop(ctx context.Context) error {
 	// A slot comes back when its child has been reaped.
 	for ; r.held < r.cfg.MaxChildren; r.held++ {
 		select {
-		case r.slots <- struct{}{}:
+		case <-r.slots:
 		case <-ctx.Done():
 			return fmt.Errorf("subprocess: stop: %d programs not reaped: %w",
 				r.cfg.MaxChildren-r.held, ctx.Err())
@@ -194,36 +199,11 @@ func (r *Runner) stopping() bool {
 
 // acquire takes a child slot, waiting in the queue if all are taken.
 func (r *Runner) acquire(ctx context.Context) error {
-	select {
-	case r.slots <- struct{}{}:
-		return nil
-	default:
-	}
-	if r.stopping() {
-		return &handler.Error{Status: http.StatusServiceUnavailable, Err: errStopped}
-	}
-	if r.waiting.Add(1) > int64(r.cfg.MaxQueue) {
-		r.waiting.Add(-1)
-		return &handler.Error{Status: http.StatusServiceUnavailable,
-			Err: fmt.Errorf("%w: queue of %d full", handler.ErrOverloaded, r.cfg.MaxQueue)}
-	}
-	defer r.waiting.Add(-1)
-	t := time.NewTimer(r.cfg.QueueTimeout)
-	defer t.Stop()
-	select {
-	case r.slots <- struct{}{}:
-		return nil
-	case <-t.C:
-		return &handler.Error{Status: http.StatusServiceUnavailable,
-			Err: fmt.Errorf("%w: no slot free within %v", handler.ErrOverloaded, r.cfg.QueueTimeout)}
-	case <-r.halt:
-		return &handler.Error{Status: http.StatusServiceUnavailable, Err: errStopped}
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
+	_, err := queue.Take(ctx, &r.queue, r.slots, r.halt, errStopped, nil)
+	return err
 }
 
-func (r *Runner) release() { <-r.slots }
+func (r *Runner) release() { r.slots <- struct{}{} }
 
 // Start runs c.Program with c.Args. It implements handler.App.
 func (r *Runner) Start(ctx context.Context, c *handler.Call) (handler.Run, error) {

@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"gatewayd/handler"
+	"gatewayd/handler/internal/queue"
 	"gatewayd/handler/subprocess"
 )
 
@@ -35,7 +36,7 @@ type Pool struct {
 	env    []string
 
 	starter subprocess.Starter
-	q       queue
+	q       queue.Queue
 	idle    chan *proc    // workers ready for a request
 	halt    chan struct{} // closed by Stop: no request starts, no worker either
 	halted  sync.Once
@@ -74,7 +75,7 @@ func NewPool(cfg Config) (*Pool, error) {
 		log:      cfg.Logger.With("worker", cfg.Name),
 		dir:      dir,
 		env:      workerEnv(cfg),
-		q:        queue{max: cfg.MaxQueue, timeout: cfg.QueueTimeout},
+		q:        queue.Queue{Max: cfg.MaxQueue, Timeout: cfg.QueueTimeout, What: "worker"},
 		idle:     make(chan *proc, 2*cfg.Processes),
 		halt:     make(chan struct{}),
 		stopped:  make(chan struct{}),
@@ -147,12 +148,12 @@ func (p *Pool) Start(ctx context.Context, c *handler.Call) (handler.Run, error) 
 		p.mu.Lock()
 		refusing := p.refusing
 		p.mu.Unlock()
-		w, err := take(ctx, &p.q, p.idle, p.halt, refusing)
+		w, err := queue.Take(ctx, &p.q, p.idle, p.halt, errClosed, refusing)
 		if err != nil {
 			if f := p.failingErr(); f != nil {
 				return nil, f
 			}
-			if err == errRefused {
+			if err == queue.ErrRefused {
 				continue // lifted meanwhile
 			}
 			return nil, err
@@ -743,7 +744,7 @@ func (p *Pool) Status() Status {
 		Busy:     int(p.states[stateBusy].Load()),
 		Stopping: int(p.states[stateStopping].Load()),
 		Restarts: p.restarts.Load(),
-		Waiting:  int(p.q.waiting.Load()),
+		Waiting:  p.q.Waiting(),
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
