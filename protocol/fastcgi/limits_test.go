@@ -88,7 +88,7 @@ func TestAbandonedRequestsReleaseSlots(t *testing.T) {
 			c := dial(t, addr)
 			c.send(get(1, 0))
 			r := c.response(1)
-			if r.end[4] != statusRequestComplete || !bytes.HasSuffix(r.stdout, []byte("ok")) {
+			if r.end[4] != StatusRequestComplete || !bytes.HasSuffix(r.stdout, []byte("ok")) {
 				t.Fatalf("after %d abandoned requests: END_REQUEST % x, stdout %q; want the request served", 2*maxReqs, r.end, r.stdout)
 			}
 		})
@@ -223,7 +223,7 @@ func TestUnreadBodyDoesNotStallNeighbours(t *testing.T) {
 		t.Fatalf("sending: %v", err)
 	}
 	c.send(unhex("01 02 00 01 00 00 00 00")) // ABORT_REQUEST
-	if res := c.response(1); res.end == nil || res.end[4] != statusRequestComplete {
+	if res := c.response(1); res.end == nil || res.end[4] != StatusRequestComplete {
 		t.Errorf("END_REQUEST after ABORT_REQUEST = % x", res.end)
 	}
 }

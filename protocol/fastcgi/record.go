@@ -63,14 +63,6 @@ const (
 	StatusUnknownRole = 3
 )
 
-// The server's names for the statuses.
-const (
-	statusRequestComplete = StatusRequestComplete
-	statusCantMpxConn     = StatusCantMpxConn
-	statusOverloaded      = StatusOverloaded
-	statusUnknownRole     = StatusUnknownRole
-)
-
 // flagKeepConn in BEGIN_REQUEST's flags keeps the connection open after
 // the request (FastCGI §5.1).
 const flagKeepConn = 1

@@ -636,7 +636,7 @@ func (c *conn) record(h header, content []byte) error {
 		r.cancel() // FastCGI §5.4: the request goroutine sends END_REQUEST
 		if !r.started {
 			c.dropParams(r)
-			c.end(r, 0, statusRequestComplete)
+			c.end(r, 0, StatusRequestComplete)
 		}
 		return nil
 	}
@@ -655,9 +655,9 @@ func (c *conn) begin(h header, content []byte, active *request) error {
 	r := &request{id: h.ID, role: br.Role, keepConn: br.Flags&flagKeepConn != 0}
 	switch {
 	case br.Role != roleResponder && br.Role != roleAuthorizer && br.Role != roleFilter:
-		return c.reject(r, statusUnknownRole) // FastCGI §5.5
+		return c.reject(r, StatusUnknownRole) // FastCGI §5.5
 	case c.s.running.Load() >= int64(c.s.cfg.MaxReqs):
-		return c.reject(r, statusOverloaded) // FastCGI §5.5
+		return c.reject(r, StatusOverloaded) // FastCGI §5.5
 	}
 	c.mu.Lock()
 	if len(c.reqs) >= c.s.cfg.MaxConnRequests {
@@ -742,7 +742,7 @@ func (c *conn) start(r *request) error {
 		if res.Aborted && c.abort(r) {
 			return
 		}
-		c.end(r, uint32(int32(res.Exit.Code)), statusRequestComplete)
+		c.end(r, uint32(int32(res.Exit.Code)), StatusRequestComplete)
 	}()
 	return nil
 }

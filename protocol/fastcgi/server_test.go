@@ -350,7 +350,7 @@ func TestInactiveIDs(t *testing.T) {
 		t.Fatalf("first response = %q", r.stdout)
 	}
 	c.send(appendRecord(nil, typeStdin, 1, []byte("x")), get(1, flagKeepConn))
-	if r := c.response(1); !bytes.HasSuffix(r.stdout, []byte("ok")) || !bytes.Equal(r.end, endBody(0, statusRequestComplete)) {
+	if r := c.response(1); !bytes.HasSuffix(r.stdout, []byte("ok")) || !bytes.Equal(r.end, endBody(0, StatusRequestComplete)) {
 		t.Errorf("reused id 1: stdout %q end %x", r.stdout, r.end)
 	}
 }
@@ -450,7 +450,7 @@ func TestAbort(t *testing.T) {
 	pid := waitPid(t, pidfile)
 	c.send(unhex("01 02 00 01 00 00 00 00"))
 	res := c.response(1)
-	if res.end[4] != statusRequestComplete {
+	if res.end[4] != StatusRequestComplete {
 		t.Errorf("END_REQUEST = %x, want protocolStatus REQUEST_COMPLETE", res.end)
 	}
 	if !gone(pid) {
@@ -669,7 +669,7 @@ func TestSimpleFlow(t *testing.T) {
 	body := "Status: 200 OK\r\nContent-type: text/html\r\n\r\n<html>\n<head> ... "
 	want := appendRecord(nil, typeStdout, 1, []byte(body))
 	want = appendRecord(want, typeStdout, 1, nil)
-	want = appendRecord(want, typeEndRequest, 1, endBody(0, statusRequestComplete))
+	want = appendRecord(want, typeEndRequest, 1, endBody(0, StatusRequestComplete))
 	if !bytes.Equal(got, want) {
 		t.Errorf("reply =\n% x\nwant\n% x", got, want)
 	}
