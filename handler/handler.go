@@ -291,10 +291,8 @@ func (h *Handler) buildEnv(req environ.Environ) environ.Environ {
 	// Nor do systemd's variables for gatewayd itself: a program that
 	// found NOTIFY_SOCKET could tell systemd gatewayd is ready, or
 	// stopping, and LISTEN_* name descriptors it does not have.
-	for k := range env {
-		if strings.HasPrefix(k, "LISTEN_") || strings.HasPrefix(k, "WATCHDOG_") || k == "NOTIFY_SOCKET" {
-			delete(env, k)
-		}
+	for _, k := range systemdVars {
+		delete(env, k)
 	}
 	delete(env, "HTTP_CONTENT_TYPE")
 	delete(env, "HTTP_CONTENT_LENGTH")
@@ -307,6 +305,10 @@ func (h *Handler) buildEnv(req environ.Environ) environ.Environ {
 	setDefault(env, "SCRIPT_NAME", "")  // RFC 3875 §4.1.13: always set
 	return env
 }
+
+// systemdVars are the variables systemd sets for the service it runs
+// (sd_listen_fds(3), sd_notify(3), sd_watchdog_enabled(3)).
+var systemdVars = []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC"}
 
 func setDefault(env environ.Environ, k, v string) {
 	if _, ok := env[k]; !ok {
