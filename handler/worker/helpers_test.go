@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"strconv"
 	"sync"
 	"testing"
@@ -74,4 +75,32 @@ func pipeline(t *testing.T, app handler.App, cfg handler.Config) *handler.Handle
 
 func newLogger(w io.Writer) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Output: w, Level: hclog.Debug})
+}
+
+// serveRecords is a scripted FastCGI application on l, for the cases a
+// real one does not show: it reads each record whole and writes what
+// answer returns for its type, until l closes.
+func serveRecords(l net.Listener, answer func(recType byte) []byte) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			var h [8]byte
+			for {
+				if _, err := io.ReadFull(c, h[:]); err != nil {
+					return
+				}
+				n := int(h[4])<<8 | int(h[5]) + int(h[6])
+				if _, err := io.CopyN(io.Discard, c, int64(n)); err != nil {
+					return
+				}
+				if b := answer(h[1]); b != nil {
+					c.Write(b)
+				}
+			}
+		}()
+	}
 }

@@ -99,32 +99,17 @@ func ignoreAbort() {
 	if err != nil {
 		os.Exit(1)
 	}
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			os.Exit(1)
+	serveRecords(l, func(recType byte) []byte {
+		switch recType {
+		case 9: // GET_VALUES: answer with no values
+			return []byte{1, 10, 0, 0, 0, 0, 0, 0}
+		case 1: // BEGIN_REQUEST
+			out := "Content-Type: text/plain\r\n\r\nworking"
+			return append([]byte{1, 6, 0, 1, 0, byte(len(out)), 0, 0}, out...)
 		}
-		go func() {
-			defer c.Close()
-			var h [8]byte
-			for {
-				if _, err := io.ReadFull(c, h[:]); err != nil {
-					return
-				}
-				n := int(h[4])<<8 | int(h[5]) + int(h[6])
-				if _, err := io.CopyN(io.Discard, c, int64(n)); err != nil {
-					return
-				}
-				switch h[1] {
-				case 9: // GET_VALUES: answer with no values
-					c.Write([]byte{1, 10, 0, 0, 0, 0, 0, 0})
-				case 1: // BEGIN_REQUEST
-					out := "Content-Type: text/plain\r\n\r\nworking"
-					c.Write(append([]byte{1, 6, 0, 1, 0, byte(len(out)), 0, 0}, out...))
-				}
-			}
-		}()
-	}
+		return nil
+	})
+	os.Exit(1)
 }
 
 // newPool starts a pool of the test binary in mode.

@@ -2,7 +2,6 @@ package worker_test
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/fcgi"
@@ -162,30 +161,12 @@ func TestRemoteOverloaded(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				var h [8]byte
-				for {
-					if _, err := io.ReadFull(c, h[:]); err != nil {
-						return
-					}
-					n := int(h[4])<<8 | int(h[5]) + int(h[6])
-					if _, err := io.CopyN(io.Discard, c, int64(n)); err != nil {
-						return
-					}
-					if h[1] == 1 { // BEGIN_REQUEST: refused at once
-						c.Write([]byte{1, 3, 0, 1, 0, 8, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0})
-					}
-				}
-			}()
+	go serveRecords(l, func(recType byte) []byte {
+		if recType == 1 { // BEGIN_REQUEST: refused at once
+			return []byte{1, 3, 0, 1, 0, 8, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0}
 		}
-	}()
+		return nil
+	})
 	r := worker.NewRemote(worker.RemoteConfig{Network: "unix", Address: addr})
 	t.Cleanup(r.Close)
 	h := pipeline(t, r, handler.Config{})
