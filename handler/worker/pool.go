@@ -142,16 +142,16 @@ func (p *Pool) Limits() (processes, queue int) { return p.cfg.Processes, p.cfg.M
 // It implements handler.App.
 func (p *Pool) Start(ctx context.Context, c *handler.Call) (handler.Run, error) {
 	for {
-		if err := p.refuse(); err != nil {
-			return nil, err
+		// Under rapid-fail protection a request gets 503 at once, unless
+		// a worker is idle; one that waits gets it when protection begins.
+		refusing, failing := p.protection()
+		if failing != nil && len(p.idle) == 0 {
+			return nil, failing
 		}
-		p.mu.Lock()
-		refusing := p.refusing
-		p.mu.Unlock()
 		w, err := queue.Take(ctx, &p.q, p.idle, p.halt, errClosed, refusing)
 		if err != nil {
-			if f := p.failingErr(); f != nil {
-				return nil, f
+			if _, failing := p.protection(); failing != nil {
+				return nil, failing
 			}
 			if err == queue.ErrRefused {
 				continue // lifted meanwhile
@@ -161,30 +161,19 @@ func (p *Pool) Start(ctx context.Context, c *handler.Call) (handler.Run, error) 
 		if w.gone() {
 			continue // died while idle; its supervisor starts another
 		}
-		run, err := w.start(ctx, c)
-		if err != nil {
-			return nil, err
-		}
-		return run, nil
+		return w.start(ctx, c)
 	}
 }
 
-// refuse says why no request may start now: rapid-fail protection holds
-// and no worker is idle.
-func (p *Pool) refuse() error {
-	if len(p.idle) > 0 {
-		return nil
-	}
-	return p.failingErr()
-}
-
-func (p *Pool) failingErr() error {
+// protection returns the channel closed when rapid-fail protection next
+// begins, and its 503 while it holds, or nil.
+func (p *Pool) protection() (<-chan struct{}, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.failing == nil {
-		return nil
+		return p.refusing, nil
 	}
-	return &handler.Error{Status: http.StatusServiceUnavailable, Err: p.failing}
+	return p.refusing, &handler.Error{Status: http.StatusServiceUnavailable, Err: p.failing}
 }
 
 // Stop stops the pool: no request starts any more, idle workers get
