@@ -34,7 +34,7 @@ type StderrLog struct {
 	sink    io.Writer
 	max     int
 	line    []byte // a line not yet complete
-	tail    []byte
+	tail    Tail
 	logged  int
 	dropped int
 }
@@ -61,7 +61,7 @@ func NewStderrLog(c *Call, max int, kv ...any) *StderrLog {
 // follows is only counted in the tail.
 func (s *StderrLog) Write(b []byte) (int, error) {
 	n := len(b)
-	s.keepTail(b)
+	s.tail.Write(b)
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
@@ -96,23 +96,33 @@ func (s *StderrLog) Close() {
 
 // Tail returns the last KiB or so that was written, without its final
 // newlines: for the failure log line.
-func (s *StderrLog) Tail() string {
-	b := s.tail
+func (s *StderrLog) Tail() string { return s.tail.String() }
+
+// Tail keeps the last KiB or so of what is written to it: a program's
+// output, for the line that says why it failed. Its zero value is ready;
+// it is not safe for concurrent use.
+type Tail struct{ buf []byte }
+
+// Write keeps the end of b. It never fails.
+func (t *Tail) Write(b []byte) (int, error) {
+	if len(b) >= stderrTail {
+		t.buf = append(t.buf[:0], b[len(b)-stderrTail:]...)
+		return len(b), nil
+	}
+	t.buf = append(t.buf, b...)
+	if len(t.buf) > 2*stderrTail {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-stderrTail:]...)
+	}
+	return len(b), nil
+}
+
+// String returns the last KiB or so, without its final newlines.
+func (t *Tail) String() string {
+	b := t.buf
 	if len(b) > stderrTail {
 		b = b[len(b)-stderrTail:]
 	}
 	return string(bytes.TrimRight(b, "\n"))
-}
-
-func (s *StderrLog) keepTail(b []byte) {
-	if len(b) >= stderrTail {
-		s.tail = append(s.tail[:0], b[len(b)-stderrTail:]...)
-		return
-	}
-	s.tail = append(s.tail, b...)
-	if len(s.tail) > 2*stderrTail {
-		s.tail = append(s.tail[:0], s.tail[len(s.tail)-stderrTail:]...)
-	}
 }
 
 func (s *StderrLog) pass(line []byte) {

@@ -76,3 +76,14 @@ func ExamplePrintable() {
 type exampleOut struct{}
 
 func (exampleOut) Write(b []byte) (int, error) { return fmt.Print(string(b)) }
+
+// The end of a long output, for the line that says why a program failed.
+func ExampleTail() {
+	var t handler.Tail
+	for i := range 1000 {
+		fmt.Fprintf(&t, "line %d\n", i)
+	}
+	s := t.String()
+	fmt.Println(len(s) <= 1024, s[len(s)-8:])
+	// Output: true line 999
+}

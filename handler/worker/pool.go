@@ -488,8 +488,8 @@ type proc struct {
 	request atomic.Pointer[string] // the id of the request it serves, for its output lines
 	state   atomic.Int32
 
-	tailMu  sync.Mutex
-	tailBuf []byte
+	tailMu sync.Mutex
+	output handler.Tail // the end of its output; guarded by tailMu
 }
 
 func (w *proc) setState(s int32) {
@@ -713,16 +713,13 @@ func (w *proc) relayOutput(r *os.File) {
 func (w *proc) keepTail(b []byte) {
 	w.tailMu.Lock()
 	defer w.tailMu.Unlock()
-	w.tailBuf = append(w.tailBuf, b...)
-	if len(w.tailBuf) > 1024 {
-		w.tailBuf = append(w.tailBuf[:0], w.tailBuf[len(w.tailBuf)-512:]...)
-	}
+	w.output.Write(b)
 }
 
 func (w *proc) tail() string {
 	w.tailMu.Lock()
 	defer w.tailMu.Unlock()
-	return handler.Printable(w.tailBuf)
+	return handler.Printable([]byte(w.output.String()))
 }
 
 // Status returns a snapshot of the pool.
