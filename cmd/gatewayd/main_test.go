@@ -142,6 +142,41 @@ func writeScript(t *testing.T, dir, name, body string) {
 	}
 }
 
+// loadLoop starts clients goroutines that each GET url up to n times,
+// until stop closes or record, called under a lock with each result,
+// returns false. Wait on the WaitGroup it returns.
+func loadLoop(clients, n int, url string, stop <-chan struct{}, record func(status int, body []byte, err error) bool) *sync.WaitGroup {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			client := &http.Client{Timeout: 20 * time.Second}
+			for range n {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				status := 0
+				resp, err := client.Get(url)
+				var body []byte
+				if err == nil {
+					status = resp.StatusCode
+					body, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+				}
+				mu.Lock()
+				goOn := record(status, body, err)
+				mu.Unlock()
+				if !goOn {
+					return
+				}
+			}
+		})
+	}
+	return &wg
+}
+
 func get(t *testing.T, url string) (*http.Response, string) {
 	t.Helper()
 	resp, err := http.Get(url)

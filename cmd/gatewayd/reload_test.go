@@ -4,14 +4,11 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -73,39 +70,20 @@ func TestServeConfig(t *testing.T) {
 
 	// Requests run without a pause while the file changes and is reloaded
 	// 20 times; each gets v1 or v2, never an error.
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
 	var failures []string
 	counts := map[string]int{}
-	for range 4 {
-		wg.Go(func() {
-			client := &http.Client{Timeout: 10 * time.Second}
-			for i := 0; i < 5000; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := client.Get(d.url + "/app")
-				var body []byte
-				if err == nil {
-					body, err = io.ReadAll(resp.Body)
-					resp.Body.Close()
-				}
-				mu.Lock()
-				switch {
-				case err != nil:
-					failures = append(failures, err.Error())
-				case resp.StatusCode != 200:
-					failures = append(failures, fmt.Sprintf("%d %q", resp.StatusCode, body))
-				default:
-					counts[strings.Fields(string(body))[0]]++
-				}
-				mu.Unlock()
-			}
-		})
-	}
+	stop := make(chan struct{})
+	wg := loadLoop(4, 5000, d.url+"/app", stop, func(status int, body []byte, err error) bool {
+		switch {
+		case err != nil:
+			failures = append(failures, err.Error())
+		case status != 200:
+			failures = append(failures, fmt.Sprintf("%d %q", status, body))
+		default:
+			counts[strings.Fields(string(body))[0]]++
+		}
+		return true
+	})
 	for i := range 20 {
 		version := []string{"v2", "v1"}[i%2]
 		writeConfig(t, conf, dir, version)

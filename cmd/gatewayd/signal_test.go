@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -285,42 +284,20 @@ sleep 0.2
 printf 'Content-Type: text/plain\r\n\r\nfinished\n'
 `)
 	d := serveRoot(t, root)
-	var mu sync.Mutex
 	var ok, refused int
 	var failures []string
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			client := &http.Client{Timeout: 20 * time.Second}
-			for i := 0; i < 100; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := client.Get(d.url + "/slow.sh")
-				var body []byte
-				if err == nil {
-					body, err = io.ReadAll(resp.Body)
-					resp.Body.Close()
-				}
-				mu.Lock()
-				switch {
-				case err == nil && string(body) == "finished\n":
-					ok++
-				case err != nil && strings.Contains(err.Error(), "connection refused"):
-					refused++ // after the listener closed: never accepted
-				default:
-					failures = append(failures, fmt.Sprintf("%v %q", err, body))
-				}
-				mu.Unlock()
-				if err != nil {
-					return
-				}
-			}
-		})
-	}
+	wg := loadLoop(8, 100, d.url+"/slow.sh", stop, func(_ int, body []byte, err error) bool {
+		switch {
+		case err == nil && string(body) == "finished\n":
+			ok++
+		case err != nil && strings.Contains(err.Error(), "connection refused"):
+			refused++ // after the listener closed: never accepted
+		default:
+			failures = append(failures, fmt.Sprintf("%v %q", err, body))
+		}
+		return err == nil
+	})
 	time.Sleep(700 * time.Millisecond)
 	d.signal(syscall.SIGTERM)
 	err := d.wait(t)
