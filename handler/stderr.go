@@ -30,7 +30,8 @@ const (
 // Close logs how much was dropped. It keeps the end of what was written for
 // Exit.Stderr. A StderrLog is not safe for concurrent use.
 type StderrLog struct {
-	log     hclog.Logger
+	log     hclog.Logger // the request's; kv is added when a line is logged
+	kv      []any
 	sink    io.Writer
 	max     int
 	line    []byte // a line not yet complete
@@ -50,10 +51,16 @@ func NewStderrLog(c *Call, max int, kv ...any) *StderrLog {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	if len(kv) > 0 {
-		log = log.With(kv...)
+	return &StderrLog{log: log, kv: kv, sink: c.Stderr, max: max}
+}
+
+// logger is the logger of the lines: made when the first is logged, as
+// most programs write no stderr at all.
+func (s *StderrLog) logger() hclog.Logger {
+	if len(s.kv) > 0 {
+		s.log, s.kv = s.log.With(s.kv...), nil
 	}
-	return &StderrLog{log: log, sink: c.Stderr, max: max}
+	return s.log
 }
 
 // Write passes on the complete lines of b and keeps the rest for the next
@@ -90,7 +97,7 @@ func (s *StderrLog) Close() {
 		s.line = nil
 	}
 	if s.dropped > 0 {
-		s.log.Warn("stderr truncated", "logged_bytes", s.logged, "dropped_bytes", s.dropped)
+		s.logger().Warn("stderr truncated", "logged_bytes", s.logged, "dropped_bytes", s.dropped)
 	}
 }
 
@@ -135,7 +142,7 @@ func (s *StderrLog) pass(line []byte) {
 		}
 		s.logged += len(line)
 	default:
-		s.log.Warn("stderr: " + Printable(line))
+		s.logger().Warn("stderr: " + Printable(line))
 		s.logged += len(line)
 	}
 }
