@@ -457,7 +457,12 @@ func (p *run) stopOnCancel(ctx context.Context, grace time.Duration) {
 	case <-p.r.halt:
 		p.halted.Store(true)
 	}
-	p.killed.Store(true)
+	// A child that had already exited (it crashed, and its output ended
+	// with it) ended by itself: what it left in its group is stopped all
+	// the same.
+	if done, _ := exited(pid); !done {
+		p.killed.Store(true)
+	}
 	signalGroup(pid, sigTerm)
 	t := time.NewTimer(grace)
 	defer t.Stop()
