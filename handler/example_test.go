@@ -220,3 +220,15 @@ func ExampleDefaultErrorHeaders() {
 	fmt.Println(handler.DefaultErrorHeaders())
 	// Output: [{Content-Type text/plain}]
 }
+
+// An Observer counts outcomes: here, a program whose output is not a CGI
+// response is reported as a bad response, with the 500 its client got.
+func ExampleObserver() {
+	obs := &outcomes{}
+	h, _ := handler.New(handler.Config{App: output("this is not a CGI response"), Observer: obs})
+	h.Serve(context.Background(), request(), handler.NewGatewayWriter(io.Discard))
+	for _, o := range obs.got {
+		fmt.Println(o.Mount, o.Status, o.Stop)
+	}
+	// Output: / 500 bad_response
+}

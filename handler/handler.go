@@ -2,7 +2,6 @@ package handler
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -85,6 +84,8 @@ type Config struct {
 
 	// Logger receives one line per request. Default: no logging.
 	Logger hclog.Logger
+	// Observer, when set, is told how each request ended (for metrics).
+	Observer Observer
 	// NoAccessLog leaves out the info line of each request that succeeds
 	// (the access log); failures, aborts and repaired responses are still
 	// logged.
@@ -266,7 +267,12 @@ func (h *Handler) Serve(ctx context.Context, req *Request, w ResponseWriter) (re
 			s.fail(fmt.Errorf("handler: panic: %v\n%s", p, debug.Stack()))
 		}
 		res = s.result
-		s.logRequest(time.Since(start))
+		d := time.Since(start)
+		s.logRequest(d)
+		if o := s.h.cfg.Observer; o != nil {
+			o.Observe(Outcome{Mount: s.mount(), Frontend: s.frontend,
+				Status: s.result.Status, Duration: d, Stop: s.stopReason()})
+		}
 	}()
 	if req.Refuse != nil {
 		s.fail(req.Refuse)
@@ -331,6 +337,8 @@ type serve struct {
 	act    activity
 
 	program     string // the program of the last dispatch
+	started     bool   // the app was asked to start a program
+	ran         bool   // and it did
 	headersSent bool
 	violations  []Violation
 	result      Result
@@ -373,6 +381,7 @@ func (s *serve) run(parent context.Context, body io.Reader) {
 // dispatch routes env, runs the app and handles its response. It returns
 // the environment of a local redirect to follow, or done.
 func (s *serve) dispatch(env environ.Environ, body io.Reader) (redirect environ.Environ, done bool) {
+	s.started, s.ran = false, false
 	call, err := s.h.route(env)
 	if err != nil {
 		s.fail(err)
@@ -380,11 +389,13 @@ func (s *serve) dispatch(env environ.Environ, body io.Reader) (redirect environ.
 	}
 	call.ID, call.Log, call.Body, call.Stderr = s.id, s.log, body, s.stderr
 	s.program = call.Program
+	s.started = true
 	run, err := s.h.cfg.App.Start(s.ctx, call)
 	if err != nil {
 		s.fail(s.cause(err))
 		return nil, true
 	}
+	s.ran = true
 	// Wait must follow whatever happens below.
 	waited := false
 	wait := func() {
@@ -642,8 +653,8 @@ func (s *serve) logRequest(d time.Duration) {
 	if s.frontend != "" {
 		kv = append(kv, "frontend", s.frontend)
 	}
-	if s.h.mux != nil {
-		kv = append(kv, "mount", cmp.Or(s.h.prefix, "/"))
+	if s.h.mux != nil && s.h != s.h.mux.notFound {
+		kv = append(kv, "mount", s.mount())
 	}
 	kv = append(kv,
 		"method", s.env["REQUEST_METHOD"], "uri", uri,

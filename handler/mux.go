@@ -51,7 +51,8 @@ type mountEntry struct {
 // NewMux returns a Mux for mounts. Prefixes must be "/" or start with '/',
 // have no trailing '/', no empty, "." or ".." segment, and be unique. A
 // Handler must serve one Mux only. log receives the line of each request
-// that no mount takes.
+// that no mount takes, and the Observer of the first mount its Outcome,
+// with Mount "".
 func NewMux(mounts []Mount, log hclog.Logger) (*Mux, error) {
 	m := &Mux{}
 	seen := map[string]bool{}
@@ -71,7 +72,12 @@ func NewMux(mounts []Mount, log hclog.Logger) (*Mux, error) {
 		m.mounts = append(m.mounts, mountEntry{prefix: p, h: mt.Handler})
 	}
 	sort.SliceStable(m.mounts, func(i, j int) bool { return len(m.mounts[i].prefix) > len(m.mounts[j].prefix) })
-	nf, err := New(Config{App: notFound{}, Logger: log})
+	// What no mount takes is observed as the mounts are.
+	var obs Observer
+	if len(m.mounts) > 0 {
+		obs = m.mounts[0].h.cfg.Observer
+	}
+	nf, err := New(Config{App: notFound{}, Logger: log, Observer: obs})
 	if err != nil {
 		return nil, err
 	}
