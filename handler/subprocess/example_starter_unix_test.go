@@ -3,10 +3,15 @@
 package subprocess_test
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os/exec"
 	"syscall"
 
+	"gatewayd/environ"
+	"gatewayd/handler"
 	"gatewayd/handler/subprocess"
 )
 
@@ -30,4 +35,24 @@ func ExampleStarter() {
 	// Output:
 	// worker running
 	// leads its group: true
+}
+
+// Usage is what the status page shows: one of two slots is taken while a
+// program runs, and none once it has been waited for.
+func ExampleRunner_Usage() {
+	r := subprocess.New(subprocess.Config{MaxChildren: 2})
+	defer r.Close()
+	run, err := r.Start(context.Background(), &handler.Call{Program: "/bin/sh",
+		Args: []string{"-c", "printf 'Content-Type: text/plain\\r\\n\\r\\nhi'"}, Env: environ.Environ{}, Body: http.NoBody})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(r.Usage())
+	io.Copy(io.Discard, run)
+	run.Wait()
+	fmt.Println(r.Usage())
+	// Output:
+	// 1 0
+	// 0 0
 }

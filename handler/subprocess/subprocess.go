@@ -150,6 +150,14 @@ func (r *Runner) Limits() (maxChildren, maxQueue int) {
 	return r.cfg.MaxChildren, r.cfg.MaxQueue
 }
 
+// Usage returns how many program slots are taken and how many requests
+// wait for one, now. It takes no lock: the status page calls it while
+// every slot is busy. Once Stop has begun, the slots it took count as
+// taken.
+func (r *Runner) Usage() (running, waiting int) {
+	return r.cfg.MaxChildren - len(r.slots), r.queue.Waiting()
+}
+
 // Close waits for stdin pumps that outlived their request — a pump blocked
 // on a request body ends when the front-end closes that body's connection —
 // and releases what the Runner holds. No Start may follow it.

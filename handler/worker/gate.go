@@ -29,3 +29,6 @@ func (g *gate) enter(ctx context.Context) error {
 }
 
 func (g *gate) leave() { g.slots <- struct{}{} }
+
+// usage returns the requests inside and those waiting.
+func (g *gate) usage() (running, waiting int) { return cap(g.slots) - len(g.slots), g.q.Waiting() }

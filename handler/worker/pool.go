@@ -138,6 +138,13 @@ func workerEnv(cfg Config) []string {
 // Limits returns the bounds in force: workers and queue.
 func (p *Pool) Limits() (processes, queue int) { return p.cfg.Processes, p.cfg.MaxQueue }
 
+// Usage returns how many requests workers are running and how many wait
+// for one, now. It takes no lock: the status page calls it while every
+// worker is busy.
+func (p *Pool) Usage() (running, waiting int) {
+	return int(p.states[stateBusy].Load()), p.q.Waiting()
+}
+
 // Start runs c on an idle worker, waiting for one up to the queue timeout.
 // It implements handler.App.
 func (p *Pool) Start(ctx context.Context, c *handler.Call) (handler.Run, error) {

@@ -34,3 +34,6 @@ func (*Pool) Close() {}
 
 // Status returns an empty snapshot.
 func (*Pool) Status() Status { return Status{} }
+
+// Usage is zero: there are no workers.
+func (*Pool) Usage() (running, waiting int) { return 0, 0 }

@@ -95,6 +95,10 @@ func NewRemote(cfg RemoteConfig) *Remote {
 // Limits returns the bounds in force: connections and queue.
 func (r *Remote) Limits() (conns, queue int) { return r.cfg.MaxConns, r.cfg.MaxQueue }
 
+// Usage returns how many requests are forwarded and how many wait for a
+// connection, now. It takes no lock.
+func (r *Remote) Usage() (running, waiting int) { return r.gate.usage() }
+
 // errClosed is the cause once a Remote or a Pool is closed.
 var errClosed = errors.New("worker: closed")
 
