@@ -1,9 +1,17 @@
-// Package ops is what a service manager sees of gatewayd: its readiness
-// and its state, sent over systemd's notification protocol
-// (sd_notify(3)), for a unit of Type=notify or Type=notify-reload.
+// Package ops is what a service manager and a monitoring system see of
+// gatewayd: its readiness and its state, sent over systemd's notification
+// protocol (sd_notify(3)) for a unit of Type=notify or Type=notify-reload,
+// with the watchdog; and the admin listener's endpoints, /metrics
+// (Prometheus), /status (JSON) and /healthz.
+//
+// The request pipeline reports each request's end through
+// handler.Observer, which Metrics implements; this package alone knows
+// Prometheus. Gauges (programs running, queue, workers) are read from the
+// daemon's state at each scrape, never pushed by the request path.
 package ops
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +56,50 @@ func (n *Notifier) Stopping(bound time.Duration) {
 
 // Status sets the unit's status line (STATUS=).
 func (n *Notifier) Status(status string) { n.send("STATUS=" + status) }
+
+// WatchdogInterval returns how often the service manager wants to hear
+// that gatewayd is alive: half the WATCHDOG_USEC it set (WatchdogSec=), or
+// 0 when it set none for this process.
+func WatchdogInterval() time.Duration {
+	usec, err := daemon.SdWatchdogEnabled(false)
+	if err != nil || usec <= 0 {
+		return 0
+	}
+	return usec / 2
+}
+
+// Watchdog feeds the service manager's watchdog until ctx ends: every
+// interval it runs check, with interval as its deadline, and sends
+// WATCHDOG=1 only when check passes. A check that fails is logged when it
+// begins to fail and when it passes again; meanwhile nothing is sent, so
+// that the service manager restarts a gatewayd that no longer serves.
+func (n *Notifier) Watchdog(ctx context.Context, interval time.Duration, check func(context.Context) error) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	failing := false
+	for {
+		cctx, cancel := context.WithTimeout(ctx, interval)
+		err := check(cctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && !failing:
+			n.log.Error("self-check failed: not feeding the watchdog (WATCHDOG=1)", "error", err)
+		case err == nil && failing:
+			n.log.Info("self-check passes again: feeding the watchdog")
+		}
+		failing = err != nil
+		if !failing {
+			n.send("WATCHDOG=1")
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
 
 func (n *Notifier) send(fields ...string) {
 	msg := strings.Join(fields, "\n")
