@@ -20,6 +20,13 @@ listen "http" {
   address = "127.0.0.1:8000"
 }
 
+# /metrics (Prometheus), /status (JSON) and /healthz, on a listener of their
+# own that answers while every program slot is busy. No authentication: keep
+# it on the loopback or a unix socket.
+admin {
+  address = "127.0.0.1:9180"
+}
+
 log {
   level  = "info" # trace, debug, info, warn or error
   format = "text" # or json, for journald or a log collector

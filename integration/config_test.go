@@ -54,6 +54,7 @@ func TestConfigFile(t *testing.T) {
 	replace := []string{
 		`"unix:/run/gatewayd/fastcgi.sock"`, `"unix:` + sock + `"`,
 		`"127.0.0.1:8000"`, `"127.0.0.1:0"`,
+		`"127.0.0.1:9180"`, `"127.0.0.1:0"`,
 		`"/usr/lib/cgi-bin"`, `"` + cgiBin + `"`,
 		`"/srv/git"`, `"` + srv + `"`,
 		`"/usr/local/bin/gatewayd"`, `"` + gatewayd + `"`,
@@ -138,6 +139,32 @@ func TestConfigFile(t *testing.T) {
 			})
 		})
 	}
+
+	// The file's admin listener counted what nginx and the HTTP listener
+	// asked for, by front-end, mount and status.
+	t.Run("metrics", func(t *testing.T) {
+		m := regexp.MustCompile(`serving metrics, status and health: url=(http://\S+)`).FindStringSubmatch(gw.output())
+		if m == nil {
+			t.Fatalf("gatewayd serves no admin listener:\n%s", gw.output())
+		}
+		resp, body := httpGet(t, m[1])
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s = %d", m[1], resp.StatusCode)
+		}
+		for _, want := range []string{
+			`gatewayd_requests_total{code="200",frontend="fastcgi",mount="/cgi-bin"} 1`,
+			`gatewayd_requests_total{code="200",frontend="http",mount="/cgi-bin"} 1`,
+			`gatewayd_requests_total{code="200",frontend="fastcgi",mount="/demo"} 1`,
+			`gatewayd_requests_total{code="200",frontend="http",mount="/demo"} 1`,
+			`gatewayd_requests_total{code="404",frontend="http",mount=""} 4`,
+			`gatewayd_program_stops_total{mount="/git",reason="crash"} 0`,
+			`gatewayd_programs_max 48`, // three mounts of 16
+		} {
+			if !strings.Contains(body, "\n"+want+"\n") {
+				t.Errorf("/metrics lacks the line %q", want)
+			}
+		}
+	})
 
 	// hangup sends SIGHUP to gatewayd alone, as systemctl reload does, and
 	// waits for the n-th occurrence of want in its log.

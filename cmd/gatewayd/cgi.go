@@ -157,7 +157,7 @@ func configDeployment(o cgiOptions, args []string, stderr io.Writer, log hclog.L
 	for i := range p.mounts {
 		p.mounts[i].handler.ReadBodyFirst = true
 	}
-	return build(p, serverSoftware(), log.Named("cgi"), nil)
+	return build(p, serverSoftware(), log.Named("cgi"), nil, nil)
 }
 
 // withoutQueryArgs returns args without the words of an indexed query at

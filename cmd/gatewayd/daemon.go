@@ -8,12 +8,14 @@ import (
 	"net"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"gatewayd/cmd/gatewayd/internal/ops"
 	"gatewayd/handler"
 	"gatewayd/handler/demo"
 	"gatewayd/handler/subprocess"
@@ -26,6 +28,7 @@ type plan struct {
 	listen   []listenSpec // in the order they open
 	mounts   []mountPlan
 	shutdown time.Duration // the drain's bound (--shutdown-timeout, shutdown_timeout)
+	admin    string        // the admin listener's ADDR (--admin, the admin block); "" for none
 }
 
 // listenSpec is one listener: a front-end's protocol and an ADDR.
@@ -50,10 +53,17 @@ type mountPlan struct {
 type deployment struct {
 	server  handler.Server
 	apps    []app
+	mounts  []deployedMount
 	maxReqs int            // the programs it may run or queue at once, over all mounts; 0 when unbounded
 	grace   time.Duration  // the longest kill grace of any mount
 	active  sync.WaitGroup // requests being served by it
 	closed  sync.Once
+}
+
+// deployedMount is a mount as the status page shows it.
+type deployedMount struct {
+	prefix, what string
+	app          app // nil for the demo app
 }
 
 // app is what runs a mount's requests, with its life cycle.
@@ -61,23 +71,27 @@ type app interface {
 	handler.App
 	// Limits returns how many requests may run and wait at once.
 	Limits() (running, queue int)
+	// Usage returns how many run and wait now, without waiting on any
+	// request.
+	Usage() (running, waiting int)
 	// Stop stops everything running at once, for a daemon that must exit.
 	Stop(ctx context.Context) error
 	// Close releases the app once no request is served any more.
 	Close()
 }
 
-// build makes the deployment of p. Worker pools come from pools, which
-// keeps those of unchanged mounts running across reloads; with nil pools
-// each pool is the deployment's own. CGI programs run only when requests
-// come, workers start now.
-func build(p plan, software string, log hclog.Logger, pools *poolSet) (*deployment, error) {
+// build makes the deployment of p, whose requests obs is told of. Worker
+// pools come from pools, which keeps those of unchanged mounts running
+// across reloads; with nil pools each pool is the deployment's own. CGI
+// programs run only when requests come, workers start now.
+func build(p plan, software string, log hclog.Logger, pools *poolSet, obs handler.Observer) (*deployment, error) {
 	d := &deployment{}
 	var mounts []handler.Mount
 	for _, m := range p.mounts {
 		cfg := m.handler
 		cfg.ServerSoftware = software
 		cfg.Logger = log.Named("handler")
+		cfg.Observer = obs
 		var a app
 		switch {
 		case m.runner != nil:
@@ -107,6 +121,7 @@ func build(p plan, software string, log hclog.Logger, pools *poolSet) (*deployme
 		} else {
 			cfg.App = demo.App{}
 		}
+		d.mounts = append(d.mounts, deployedMount{prefix: m.prefix, what: m.what, app: a})
 		h, err := handler.New(cfg)
 		if err != nil {
 			d.close()
@@ -153,16 +168,21 @@ type daemon struct {
 	errc     chan error     // a listener that failed
 	serving  sync.WaitGroup // one per listener being served
 
-	pools *poolSet // the worker pools of every live deployment
+	pools   *poolSet     // the worker pools of every live deployment
+	metrics *ops.Metrics // what the admin listener shows
+	started time.Time
 
-	inflight atomic.Int64 // requests being served
-	shutdown atomic.Int64 // the current plan's drain bound, a time.Duration
+	inflight atomic.Int64  // requests being served
+	accepted atomic.Uint64 // requests served or being served, since the start
+	draining atomic.Bool   // Shutdown has begun
+	shutdown atomic.Int64  // the current plan's drain bound, a time.Duration
 
 	mu        sync.RWMutex
 	cur       *deployment
 	live      map[*deployment]bool    // cur, and the ones still finishing requests
 	frontends map[string]frontend     // by protocol, built when first needed
 	listeners map[listenSpec][]*bound // an ADDR of "systemd" may stand for several
+	admin     *adminServer            // nil without one
 }
 
 // bound is an open listener.
@@ -171,17 +191,21 @@ type bound struct {
 	p       *protocol
 	l       net.Listener
 	removed atomic.Bool // closed by a reload, not failed
+	ended   atomic.Bool // its front-end's Serve returned
 }
 
 func newDaemon(o serveOptions, log hclog.Logger, software string) *daemon {
-	return &daemon{
+	d := &daemon{
 		opts: o, log: log, software: software,
 		errc:      make(chan error, 16),
 		pools:     newPoolSet(),
+		started:   time.Now(),
 		live:      map[*deployment]bool{},
 		frontends: map[string]frontend{},
 		listeners: map[listenSpec][]*bound{},
 	}
+	d.metrics = ops.NewMetrics(d.state)
+	return d
 }
 
 // Serve implements handler.Server for the front-ends: each request is
@@ -191,6 +215,7 @@ func (d *daemon) Serve(ctx context.Context, req *handler.Request, w handler.Resp
 	dep := d.cur
 	dep.active.Add(1)
 	d.mu.RUnlock()
+	d.accepted.Add(1)
 	d.inflight.Add(1)
 	defer d.inflight.Add(-1)
 	defer dep.active.Done()
@@ -200,7 +225,7 @@ func (d *daemon) Serve(ctx context.Context, req *handler.Request, w handler.Resp
 // Start builds p's deployment, opens every listener of p before serving any
 // (a bad ADDR stops the start with nothing running), and serves them.
 func (d *daemon) Start(p plan) error {
-	dep, err := build(p, d.software, d.log, d.pools)
+	dep, err := build(p, d.software, d.log, d.pools, d.metrics)
 	if err != nil {
 		return err
 	}
@@ -209,13 +234,25 @@ func (d *daemon) Start(p plan) error {
 		dep.close()
 		return err
 	}
+	var admin *adminServer
+	if p.admin != "" {
+		if admin, err = d.openAdmin(p.admin); err != nil {
+			closeAll(opened)
+			dep.close()
+			return err
+		}
+	}
 	d.mu.Lock()
 	d.cur = dep
 	d.live[dep] = true
+	d.admin = admin
 	d.mu.Unlock()
 	d.shutdown.Store(int64(p.shutdown))
 	if err := d.serve(opened, p, dep); err != nil {
 		return err
+	}
+	if admin != nil {
+		admin.serve()
 	}
 	return nil
 }
@@ -226,23 +263,38 @@ func (d *daemon) Start(p plan) error {
 // (their connections in flight finish). A plan that cannot be built or
 // whose listeners cannot open changes nothing.
 func (d *daemon) Reload(p plan) error {
-	dep, err := build(p, d.software, d.log, d.pools)
+	dep, err := build(p, d.software, d.log, d.pools, d.metrics)
 	if err != nil {
 		return err
 	}
 	d.mu.RLock()
-	have := d.listeners
+	have, admin := d.listeners, d.admin
 	d.mu.RUnlock()
 	opened, err := d.open(p.listen, have)
 	if err != nil {
 		dep.close()
 		return err
 	}
+	// The admin listener moves when its ADDR changes: the new one opens
+	// first, so that a bad ADDR changes nothing.
+	var oldAdmin, newAdmin *adminServer
+	if admin == nil || admin.addr != p.admin {
+		oldAdmin = admin
+		if p.admin != "" {
+			if newAdmin, err = d.openAdmin(p.admin); err != nil {
+				closeAll(opened)
+				dep.close()
+				return err
+			}
+		}
+		admin = newAdmin
+	}
 	d.shutdown.Store(int64(p.shutdown))
 	d.mu.Lock()
 	old := d.cur
 	d.cur = dep
 	d.live[dep] = true
+	d.admin = admin
 	var removed []*bound
 	for spec, bs := range d.listeners {
 		if !slices.Contains(p.listen, spec) {
@@ -256,6 +308,10 @@ func (d *daemon) Reload(p plan) error {
 		b.l.Close()
 		d.log.Info("listener closed by reload", "url", listenURL(b.p.scheme, b.l))
 	}
+	if oldAdmin != nil {
+		oldAdmin.close()
+		d.log.Info("admin listener closed by reload", "url", listenURL("http", oldAdmin.l))
+	}
 	go func() {
 		old.active.Wait()
 		old.close()
@@ -263,7 +319,13 @@ func (d *daemon) Reload(p plan) error {
 		delete(d.live, old)
 		d.mu.Unlock()
 	}()
-	return d.serve(opened, p, dep)
+	if err := d.serve(opened, p, dep); err != nil {
+		return err
+	}
+	if newAdmin != nil {
+		newAdmin.serve()
+	}
+	return nil
 }
 
 // open opens the listeners of specs that have does not hold, all or none.
@@ -311,6 +373,7 @@ func (d *daemon) serve(opened []*bound, p plan, dep *deployment) error {
 		d.mu.Unlock()
 		d.log.Info("serving "+what, "url", listenURL(b.p.scheme, b.l), "cpus", runtime.NumCPU())
 		d.serving.Go(func() {
+			defer b.ended.Store(true)
 			if err := fe.Serve(b.l); err != nil && !b.p.closed(err) && !b.removed.Load() {
 				d.errc <- fmt.Errorf("serve %s: %w", b.l.Addr(), err)
 			}
@@ -353,6 +416,7 @@ func describe(p plan) string {
 // that stopped reading); then the failure is logged and its program, which
 // has been sent SIGKILL, is left to be reaped by whoever inherits it.
 func (d *daemon) Shutdown(ctx context.Context) error {
+	d.draining.Store(true)
 	d.mu.Lock()
 	running := make([]frontend, 0, len(d.frontends))
 	for _, fe := range d.frontends {
@@ -405,6 +469,13 @@ func (d *daemon) Shutdown(ctx context.Context) error {
 		dep.active.Wait()
 		dep.close()
 	}
+	d.mu.Lock()
+	admin := d.admin
+	d.admin = nil
+	d.mu.Unlock()
+	if admin != nil {
+		admin.close()
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -441,3 +512,83 @@ func (d *daemon) DrainBound() time.Duration {
 
 // errDrainCut is why gatewayd exits with status 1 after a second signal.
 var errDrainCut = errors.New("serve: drain cut short by a second signal")
+
+// openAdmin opens the admin listener at addr.
+func (d *daemon) openAdmin(addr string) (*adminServer, error) {
+	log := d.log.Named("admin")
+	return openAdmin(addr, d.metrics.Handler(log), log)
+}
+
+// state is what the admin listener shows of d now. It holds d.mu only to
+// read the current deployment, and waits on no request.
+func (d *daemon) state() ops.State {
+	d.mu.RLock()
+	dep := d.cur
+	d.mu.RUnlock()
+	st := ops.State{
+		Started:  d.started,
+		Draining: d.draining.Load(),
+		Accepted: d.accepted.Load(),
+		InFlight: d.inflight.Load(),
+	}
+	if dep == nil {
+		return st
+	}
+	for _, m := range dep.mounts {
+		ms := ops.MountState{Prefix: m.prefix, Serves: m.what}
+		if m.app != nil {
+			ms.Running, ms.Queued = m.app.Usage()
+			ms.MaxRunning, ms.MaxQueue = m.app.Limits()
+		}
+		if pool, ok := m.app.(interface{ Status() worker.Status }); ok {
+			ws := pool.Status()
+			ms.Workers = &ws
+		}
+		st.Mounts = append(st.Mounts, ms)
+	}
+	return st
+}
+
+// counts is what the unit's status line adds to what d serves: the
+// requests in flight and queued, when there are any.
+func (d *daemon) counts() string {
+	d.mu.RLock()
+	dep := d.cur
+	d.mu.RUnlock()
+	queued := 0
+	for _, m := range dep.mounts {
+		if m.app != nil {
+			_, q := m.app.Usage()
+			queued += q
+		}
+	}
+	inflight := d.inflight.Load()
+	if inflight == 0 && queued == 0 {
+		return ""
+	}
+	return fmt.Sprintf(": %d in flight, %d queued", inflight, queued)
+}
+
+// check is the watchdog's self-check: every listener's accept loop still
+// runs, and the admin listener, if there is one, answers.
+func (d *daemon) check(ctx context.Context) error {
+	d.mu.RLock()
+	var ended []string
+	for _, bs := range d.listeners {
+		for _, b := range bs {
+			if b.ended.Load() && !b.removed.Load() {
+				ended = append(ended, listenURL(b.p.scheme, b.l))
+			}
+		}
+	}
+	admin := d.admin
+	d.mu.RUnlock()
+	if len(ended) > 0 {
+		slices.Sort(ended)
+		return fmt.Errorf("listeners no longer accept: %s", strings.Join(ended, ", "))
+	}
+	if admin != nil {
+		return admin.check(ctx)
+	}
+	return nil
+}

@@ -164,7 +164,7 @@ func TestDrainAfterReload(t *testing.T) {
 // TestDeploymentCloseTwice: a reload and the drain may both close the
 // deployment a reload replaced; the second close does nothing.
 func TestDeploymentCloseTwice(t *testing.T) {
-	dep, err := build(programPlan("127.0.0.1:0", "/bin/true"), "gatewayd/test", hclog.NewNullLogger(), nil)
+	dep, err := build(programPlan("127.0.0.1:0", "/bin/true"), "gatewayd/test", hclog.NewNullLogger(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 // file's own; a limit flag given (--timeout, --max-children, …) sets that
 // limit for every mount, a mount's own limits block included; --log-level
 // and --log-format override the log block, --shutdown-timeout the file's
-// shutdown_timeout.
+// shutdown_timeout, --admin the admin block.
 func loadPlan(o serveOptions, program []string) (plan, config.Log, error) {
 	cfg := config.Default(o.root, program)
 	if o.config != "" {
@@ -44,6 +44,12 @@ func loadPlan(o serveOptions, program []string) (plan, config.Log, error) {
 	p := plan{shutdown: cfg.ShutdownTimeout}
 	if o.changed["shutdown-timeout"] || o.config == "" {
 		p.shutdown = o.shutdownTimeout
+	}
+	if cfg.Admin != nil {
+		p.admin = cfg.Admin.Address
+	}
+	if o.changed["admin"] {
+		p.admin = o.admin
 	}
 	for _, l := range cfg.Listen {
 		p.listen = append(p.listen, listenSpec{l.Protocol, l.Address})

@@ -40,6 +40,7 @@ type serveOptions struct {
 	logFormat     string
 	// shutdownTimeout bounds the drain after SIGTERM or SIGINT.
 	shutdownTimeout time.Duration
+	admin           string // --admin ADDR, or ""
 }
 
 // defaultShutdownTimeout is the default of --shutdown-timeout.
@@ -82,6 +83,11 @@ command line adds to and overrides the file: its listeners are added,
 --root or PROGRAM becomes the mount at "/", and a limit flag given applies
 to every mount.
 
+--admin ADDR (or an admin block) serves, on a listener of its own,
+/metrics (Prometheus text), /status (JSON: uptime, requests in flight and
+queued, limits, per-mount counters, workers) and /healthz (200 while
+serving, 503 while draining). It answers while every program slot is busy.
+
 SIGTERM or SIGINT stops gatewayd: it stops accepting and lets the requests
 in flight finish, for at most --shutdown-timeout. When that passes, or a
 second SIGTERM or SIGINT comes, the programs still running are stopped
@@ -121,6 +127,7 @@ a bad one changes nothing and each problem is logged.`,
 	f.BoolVar(&o.fastcgiStderr, "fastcgi-stderr", false, "send programs' stderr to the web server as FCGI_STDERR records instead of the log")
 	f.BoolVar(&o.passAuth, "pass-authorization", false, "pass the Authorization header to programs (HTTP front-end)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", o.shutdownTimeout, "longest SIGTERM waits for the requests in flight before it stops them")
+	f.StringVar(&o.admin, "admin", "", "serve /metrics, /status and /healthz on `ADDR` (default: none)")
 	return cmd
 }
 
@@ -189,9 +196,25 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 		return err
 	}
 	notify := ops.NewNotifier(log)
-	notify.Ready(readyStatus(p))
+	status := readyStatus(p) // the status line, without the counts
+	notify.Ready(status)
+	sent := status
+	statusTick := time.NewTicker(statusInterval)
+	defer statusTick.Stop()
+	// The watchdog is fed through the drain too: it ends when serve does.
+	if iv := ops.WatchdogInterval(); iv > 0 {
+		watch, stopWatch := context.WithCancel(context.Background())
+		defer stopWatch()
+		go notify.Watchdog(watch, iv, d.check)
+	}
 	for {
 		select {
+		case <-statusTick.C:
+			if s := status + d.counts(); s != sent {
+				notify.Status(s)
+				sent = s
+			}
+			continue
 		case <-ctx.Done():
 			log.Info("shutting down: finishing requests in flight")
 		case sig := <-stopSignals:
@@ -206,12 +229,14 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 			switch {
 			case ok:
 				p = next
-				notify.Ready(readyStatus(p))
+				status = readyStatus(p)
 			case o.config == "":
-				notify.Ready(readyStatus(p))
+				status = readyStatus(p)
 			default:
-				notify.Ready(readyStatus(p) + "; the last reload failed, see the log")
+				status = readyStatus(p) + "; the last reload failed, see the log"
 			}
+			notify.Ready(status)
+			sent = status
 			continue
 		}
 		break
@@ -253,6 +278,10 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 func readyStatus(p plan) string {
 	return fmt.Sprintf("serving %s on %d listeners", describe(p), len(p.listen))
 }
+
+// statusInterval is how often the status line's counts are brought up to
+// date, when they changed.
+const statusInterval = time.Second
 
 // reload applies --config again, after SIGHUP, and returns the plan now
 // served; a file with problems changes nothing, each problem is logged,

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gatewayd/cmd/gatewayd/internal/ops"
 )
 
 // buildFCGIApp builds the FastCGI worker of testdata/fcgiapp.
@@ -137,5 +139,69 @@ mount "/php" {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("serve took %v to fail", d)
+	}
+}
+
+// TestWorkerMetrics: the admin listener shows a pool's workers by state,
+// and counts a worker that died and was replaced.
+func TestWorkerMetrics(t *testing.T) {
+	app := buildFCGIApp(t)
+	conf := filepath.Join(t.TempDir(), "gatewayd.hcl")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`listen "http" {
+  address = "127.0.0.1:0"
+}
+admin {
+  address = "127.0.0.1:0"
+}
+mount "/a" {
+  worker {
+    command   = [%q]
+    processes = 2
+  }
+}
+`, app)), 0o644)
+	d := start(t, exec.Command(binary, "serve", "--config", conf))
+	admin := d.adminURL(t)
+	waitStatus := func(what string, ok func(ops.Status) bool) ops.Status {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			st := status(t, admin)
+			if ok(st) {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/status never showed %s: %+v", what, st)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	workers := func(st ops.Status) *ops.WorkersStatus { return st.Mounts[0].Workers }
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		get(t, d.url+"/a/sleep")
+	}()
+	st := waitStatus("a busy worker", func(st ops.Status) bool { return workers(st).Busy == 1 })
+	if w := workers(st); w.Idle != 1 || len(w.Pids) != 2 || st.Running != 1 || st.MaxRunning != 2 {
+		t.Errorf("/status with one request running: %+v, workers %+v", st, w)
+	}
+	_, body, _ := scrape(t, admin+"/metrics")
+	hasMetrics(t, body, `gatewayd_workers{mount="/a",state="busy"} 1`, `gatewayd_workers{mount="/a",state="idle"} 1`,
+		`gatewayd_worker_restarts_total{mount="/a"} 0`, "gatewayd_programs_running 1", "gatewayd_programs_max 2")
+	<-done
+
+	victim := workers(st).Pids[0]
+	syscall.Kill(victim, syscall.SIGKILL)
+	st = waitStatus("the worker replaced", func(st ops.Status) bool {
+		w := workers(st)
+		return w.Restarts == 1 && w.Idle == 2 && !slices.Contains(w.Pids, victim)
+	})
+	_, body, _ = scrape(t, admin+"/metrics")
+	hasMetrics(t, body, `gatewayd_workers{mount="/a",state="idle"} 2`, `gatewayd_worker_restarts_total{mount="/a"} 1`,
+		`gatewayd_requests_total{code="200",frontend="http",mount="/a"} 1`)
+	if err := d.stop(t); err != nil {
+		t.Errorf("gatewayd: %v\n%s", err, d.log())
 	}
 }
