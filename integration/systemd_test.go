@@ -52,10 +52,11 @@ func TestSystemdUnits(t *testing.T) {
 }
 
 // TestSystemdNotifyTranscript runs gatewayd as gatewayd.service would,
-// under systemd-socket-activate with two named sockets (FastCGI on a unix
-// socket, HTTP on TCP) and a NOTIFY_SOCKET the test reads, and checks the
-// messages in order through start, a reload and a stop; both sockets
-// serve, and the activated unix socket is still there afterwards.
+// under systemd-socket-activate with three named sockets (FastCGI on a
+// unix socket, HTTP and the admin listener on TCP) and a NOTIFY_SOCKET the
+// test reads, and checks the messages in order through start, a reload and
+// a stop; every socket serves, and the activated unix socket is still there
+// afterwards.
 func TestSystemdNotifyTranscript(t *testing.T) {
 	activate := requirePeer(t, "systemd-socket-activate")
 	dir := t.TempDir()
@@ -78,6 +79,7 @@ func TestSystemdNotifyTranscript(t *testing.T) {
 	}()
 	fcgiSock := filepath.Join(dir, "fastcgi.sock")
 	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	adminAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	hello := filepath.Join(dir, "hello.sh")
 	os.WriteFile(hello, []byte("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nhello\\n'\n"), 0o755)
 	conf := filepath.Join(dir, "gatewayd.hcl")
@@ -87,12 +89,15 @@ func TestSystemdNotifyTranscript(t *testing.T) {
 listen "http" {
   address = "systemd:http"
 }
+admin {
+  address = "systemd:admin"
+}
 mount "/" {
   program = ["`+hello+`"]
 }
 `), 0o644)
 	p := startProcess(t, "gatewayd", exec.Command(activate, "-E", "PATH", "-E", "NOTIFY_SOCKET="+notify,
-		"--fdname=fastcgi:http", "-l", fcgiSock, "-l", httpAddr,
+		"--fdname=fastcgi:http:admin", "-l", fcgiSock, "-l", httpAddr, "-l", adminAddr,
 		gatewayd, "serve", "--config", conf, "--shutdown-timeout", "5s"))
 	// systemd-socket-activate starts gatewayd at the first connection,
 	// which gatewayd then serves.
@@ -109,6 +114,12 @@ mount "/" {
 	fcgi.Env = []string{"REQUEST_METHOD=GET", "SCRIPT_NAME=", "PATH_INFO=/", "SERVER_PROTOCOL=HTTP/1.1"}
 	if out, err := fcgi.CombinedOutput(); err != nil || !strings.Contains(string(out), "hello") {
 		t.Errorf("cgi-fcgi over the activated unix socket: %v\n%s", err, out)
+	}
+	// The admin listener on its activated socket counted both.
+	if resp, body := httpGet(t, "http://"+adminAddr+"/metrics"); resp.StatusCode != 200 ||
+		!strings.Contains(body, "\n"+`gatewayd_requests_total{code="200",frontend="fastcgi",mount="/"} 1`+"\n") ||
+		!strings.Contains(body, "\n"+`gatewayd_requests_total{code="200",frontend="http",mount="/"} 1`+"\n") {
+		t.Errorf("GET /metrics on the activated admin socket = %d:\n%s", resp.StatusCode, body)
 	}
 
 	want := func(lines ...string) {
