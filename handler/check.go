@@ -6,18 +6,36 @@ import (
 	"gatewayd/environ"
 )
 
-// A Violation is something wrong in a CGI response that Check repaired or
-// found. In lenient mode the pipeline logs violations as a warning; in strict
-// mode, and in gatewayd check, any violation makes the response an error.
+// A Violation is a rule a CGI response broke: one that Check repaired or
+// found, or, from Lint, one that makes the response unreadable. In lenient
+// mode the pipeline logs Check's as a warning; in strict mode, and in
+// gatewayd check, any makes the response an error.
 type Violation struct {
-	// Field is the name of the field concerned, as the program sent it.
+	// Rule is the id of the rule broken (see Rules).
+	Rule string
+	// Field is the name of the field concerned, as the program sent it;
+	// "" when no field is to blame.
 	Field string
 	// Problem says what is wrong and what was done about it.
 	Problem string
+	// Line and Text are the header line at fault, as Lint found it: its
+	// 1-based number and its text. Line is 0 when no one line is to blame.
+	Line int
+	Text string
 }
 
-// String returns "Field: Problem".
-func (v Violation) String() string { return v.Field + ": " + v.Problem }
+// String returns "Field: Problem (Rule)", or "Problem (Rule)" when no
+// field is to blame.
+func (v Violation) String() string {
+	s := v.Problem
+	if v.Field != "" {
+		s = v.Field + ": " + s
+	}
+	if v.Rule != "" {
+		s += " (" + v.Rule + ")"
+	}
+	return s
+}
 
 // Check repairs r in place and returns what it did, in field order:
 //
@@ -30,9 +48,11 @@ func (v Violation) String() string { return v.Field + ": " + v.Problem }
 //   - it drops Content-Type when the status is 204 or 304, which have no
 //     content (RFC 9110 §15.3.5, §15.4.5).
 //
-// A Document without Content-Type, other than a 204 or 304, is reported last
-// with Problem "no Content-Type", but nothing is added: the server must not
-// guess it (RFC 3875 §6.3.1).
+// A Status without reason phrase, whose standard reason ReadResponse
+// added, is reported first. A Document without Content-Type, other than a
+// 204 or 304, is reported last with Problem "no Content-Type", but nothing
+// is added: the server must not guess it (RFC 3875 §6.3.1). Each
+// violation's Rule is one of the Repaired rules.
 //
 // Check does not change r.Kind, which says what the program sent.
 func Check(r *Response) []Violation {
@@ -40,35 +60,40 @@ func Check(r *Response) []Violation {
 		r.Header = new(Headers)
 	}
 	var vs []Violation
-	drop := func(f Field, problem string) bool {
-		vs = append(vs, Violation{f.Name, problem})
+	if r.ReasonAdded {
+		vs = append(vs, Violation{Rule: RuleStatusReason, Field: "Status",
+			Problem: "no reason phrase; " + r.Status.String() + " sent"})
+		r.ReasonAdded = false // repaired
+	}
+	drop := func(f Field, rule, problem string) bool {
+		vs = append(vs, Violation{Rule: rule, Field: f.Name, Problem: problem})
 		return false
 	}
 	noContent := r.Status.Code == 204 || r.Status.Code == 304
 	seen := map[string]bool{}
 	r.Header.filter(func(f Field) bool {
 		if environ.IsHopByHop(f.Name) {
-			return drop(f, "hop-by-hop field dropped")
+			return drop(f, RuleHopByHop, "hop-by-hop field dropped")
 		}
 		for _, once := range [...]string{"Date", "Server", "Content-Type", "Content-Length"} {
 			if !equalFold(f.Name, once) {
 				continue
 			}
 			if seen[once] {
-				return drop(f, "duplicate field dropped")
+				return drop(f, RuleFieldDuplicate, "duplicate field dropped")
 			}
 			seen[once] = true
 		}
 		if equalFold(f.Name, "Content-Length") && !validLength(f.Value) {
-			return drop(f, "invalid value dropped")
+			return drop(f, RuleContentLengthFormat, "invalid value dropped")
 		}
 		if equalFold(f.Name, "Content-Type") && noContent {
-			return drop(f, "dropped with status "+strconv.Itoa(r.Status.Code))
+			return drop(f, RuleContentTypeNoBody, "dropped with status "+strconv.Itoa(r.Status.Code))
 		}
 		return true
 	})
 	if r.Kind == Document && !noContent && !r.Header.Has("Content-Type") {
-		vs = append(vs, Violation{"Content-Type", "no Content-Type"})
+		vs = append(vs, Violation{Rule: RuleContentTypeMissing, Field: "Content-Type", Problem: "no Content-Type"})
 	}
 	return vs
 }

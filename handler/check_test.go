@@ -20,23 +20,23 @@ func TestCheck(t *testing.T) {
 			"Connection: close\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\nKeep-Alive: 5\r\n\r\n",
 			[]Field{textCT},
 			[]Violation{
-				{"Connection", "hop-by-hop field dropped"},
-				{"Transfer-Encoding", "hop-by-hop field dropped"},
-				{"Keep-Alive", "hop-by-hop field dropped"},
+				{Rule: RuleHopByHop, Field: "Connection", Problem: "hop-by-hop field dropped"},
+				{Rule: RuleHopByHop, Field: "Transfer-Encoding", Problem: "hop-by-hop field dropped"},
+				{Rule: RuleHopByHop, Field: "Keep-Alive", Problem: "hop-by-hop field dropped"},
 			}},
 		{"every hop-by-hop field, any case",
 			"Content-Type: text/plain\r\nconnection: a\r\nKEEP-ALIVE: a\r\nProxy-Authenticate: a\r\n" +
 				"Proxy-Authorization: a\r\nTE: a\r\nTrailers: a\r\nTransfer-Encoding: a\r\nUpgrade: a\r\n\r\n",
 			[]Field{textCT},
 			[]Violation{
-				{"connection", "hop-by-hop field dropped"},
-				{"KEEP-ALIVE", "hop-by-hop field dropped"},
-				{"Proxy-Authenticate", "hop-by-hop field dropped"},
-				{"Proxy-Authorization", "hop-by-hop field dropped"},
-				{"TE", "hop-by-hop field dropped"},
-				{"Trailers", "hop-by-hop field dropped"},
-				{"Transfer-Encoding", "hop-by-hop field dropped"},
-				{"Upgrade", "hop-by-hop field dropped"},
+				{Rule: RuleHopByHop, Field: "connection", Problem: "hop-by-hop field dropped"},
+				{Rule: RuleHopByHop, Field: "KEEP-ALIVE", Problem: "hop-by-hop field dropped"},
+				{Rule: RuleHopByHop, Field: "Proxy-Authenticate", Problem: "hop-by-hop field dropped"},
+				{Rule: RuleHopByHop, Field: "Proxy-Authorization", Problem: "hop-by-hop field dropped"},
+				{Rule: RuleHopByHop, Field: "TE", Problem: "hop-by-hop field dropped"},
+				{Rule: RuleHopByHop, Field: "Trailers", Problem: "hop-by-hop field dropped"},
+				{Rule: RuleHopByHop, Field: "Transfer-Encoding", Problem: "hop-by-hop field dropped"},
+				{Rule: RuleHopByHop, Field: "Upgrade", Problem: "hop-by-hop field dropped"},
 			}},
 		{"not hop-by-hop (wsgiref testHopByHop)",
 			"Content-Type: text/plain\r\nTrailer: a\r\nProxy-Connection: a\r\nVia: a\r\nCache-Control: a\r\n\r\n",
@@ -47,42 +47,45 @@ func TestCheck(t *testing.T) {
 				"date: 2\r\nSERVER: b\r\ncontent-type: text/html\r\nContent-Length: 5\r\nSet-Cookie: a\r\nSet-Cookie: b\r\n\r\n",
 			[]Field{{"Date", "1"}, {"Server", "a"}, textCT, {"Content-Length", "4"}, {"Set-Cookie", "a"}, {"Set-Cookie", "b"}},
 			[]Violation{
-				{"date", "duplicate field dropped"},
-				{"SERVER", "duplicate field dropped"},
-				{"content-type", "duplicate field dropped"},
-				{"Content-Length", "duplicate field dropped"},
+				{Rule: RuleFieldDuplicate, Field: "date", Problem: "duplicate field dropped"},
+				{Rule: RuleFieldDuplicate, Field: "SERVER", Problem: "duplicate field dropped"},
+				{Rule: RuleFieldDuplicate, Field: "content-type", Problem: "duplicate field dropped"},
+				{Rule: RuleFieldDuplicate, Field: "Content-Length", Problem: "duplicate field dropped"},
 			}},
 		{"invalid Content-Length",
 			"Content-Type: text/plain\r\nContent-Length: -1\r\n\r\n",
 			[]Field{textCT},
-			[]Violation{{"Content-Length", "invalid value dropped"}}},
+			[]Violation{{Rule: RuleContentLengthFormat, Field: "Content-Length", Problem: "invalid value dropped"}}},
 		{"Content-Length too large",
 			"Content-Type: text/plain\r\nContent-Length: 99999999999999999999\r\n\r\n",
 			[]Field{textCT},
-			[]Violation{{"Content-Length", "invalid value dropped"}}},
+			[]Violation{{Rule: RuleContentLengthFormat, Field: "Content-Length", Problem: "invalid value dropped"}}},
 		{"invalid then valid Content-Length: both dropped",
 			"Content-Type: text/plain\r\nContent-Length: 1, 1\r\nContent-Length: 1\r\n\r\n",
 			[]Field{textCT},
-			[]Violation{{"Content-Length", "invalid value dropped"}, {"Content-Length", "duplicate field dropped"}}},
+			[]Violation{{Rule: RuleContentLengthFormat, Field: "Content-Length", Problem: "invalid value dropped"}, {Rule: RuleFieldDuplicate, Field: "Content-Length", Problem: "duplicate field dropped"}}},
 		{"Content-Length 0", "Content-Type: text/plain\r\nContent-Length: 0\r\n\r\n",
 			[]Field{textCT, {"Content-Length", "0"}}, nil},
-		{"204 with Content-Type", "Status: 204\r\nContent-Type: text/plain\r\n\r\n",
+		{"204 with Content-Type", "Status: 204 No Content\r\nContent-Type: text/plain\r\n\r\n",
 			[]Field{},
-			[]Violation{{"Content-Type", "dropped with status 204"}}},
+			[]Violation{{Rule: RuleContentTypeNoBody, Field: "Content-Type", Problem: "dropped with status 204"}}},
 		{"304 with Content-Type", "Status: 304 Not Modified\r\nContent-Type: text/plain\r\nETag: \"x\"\r\n\r\n",
 			[]Field{{"ETag", `"x"`}},
-			[]Violation{{"Content-Type", "dropped with status 304"}}},
+			[]Violation{{Rule: RuleContentTypeNoBody, Field: "Content-Type", Problem: "dropped with status 304"}}},
 		{"no Content-Type", "Status: 200 OK\r\nX-A: 1\r\n\r\n",
 			[]Field{{"X-A", "1"}},
-			[]Violation{{"Content-Type", "no Content-Type"}}},
-		{"no Content-Type on 204", "Status: 204\r\n\r\n", []Field{}, nil},
+			[]Violation{{Rule: RuleContentTypeMissing, Field: "Content-Type", Problem: "no Content-Type"}}},
+		{"no Content-Type on 204", "Status: 204 No Content\r\n\r\n", []Field{}, nil},
+		{"Status without reason", "Status: 404\r\nContent-Type: text/plain\r\n\r\n",
+			[]Field{textCT},
+			[]Violation{{Rule: RuleStatusReason, Field: "Status", Problem: "no reason phrase; 404 Not Found sent"}}},
 		{"no Content-Type on a client redirect", "Location: http://a/\r\n\r\n",
 			[]Field{{"Location", "http://a/"}}, nil},
 		{"no Content-Type on a local redirect", "Location: /a\r\n\r\n",
 			[]Field{{"Location", "/a"}}, nil},
 		{"all at once", "Connection: close\r\nX-A: 1\r\n\r\n",
 			[]Field{{"X-A", "1"}},
-			[]Violation{{"Connection", "hop-by-hop field dropped"}, {"Content-Type", "no Content-Type"}}},
+			[]Violation{{Rule: RuleHopByHop, Field: "Connection", Problem: "hop-by-hop field dropped"}, {Rule: RuleContentTypeMissing, Field: "Content-Type", Problem: "no Content-Type"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,8 +112,8 @@ func TestCheck(t *testing.T) {
 }
 
 func TestViolationString(t *testing.T) {
-	v := Violation{"Connection", "hop-by-hop field dropped"}
-	if got, want := v.String(), "Connection: hop-by-hop field dropped"; got != want {
+	v := Violation{Rule: RuleHopByHop, Field: "Connection", Problem: "hop-by-hop field dropped"}
+	if got, want := v.String(), "Connection: hop-by-hop field dropped (CGI-HOP-BY-HOP)"; got != want {
 		t.Errorf("%#v.String() = %q, want %q", v, got, want)
 	}
 }
@@ -118,7 +121,7 @@ func TestViolationString(t *testing.T) {
 func TestCheckNilHeader(t *testing.T) {
 	r := &Response{Status: ok200}
 	got := Check(r)
-	want := []Violation{{"Content-Type", "no Content-Type"}}
+	want := []Violation{{Rule: RuleContentTypeMissing, Field: "Content-Type", Problem: "no Content-Type"}}
 	if !slices.Equal(got, want) || r.Header == nil {
 		t.Errorf("Check(Response with nil Header) = %q, Header %v, want %q and an empty Header", got, r.Header, want)
 	}

@@ -102,8 +102,8 @@ func ExampleCheck() {
 	}
 	fmt.Println(r.Header.Fields())
 	// Output:
-	// Connection: hop-by-hop field dropped
-	// Date: duplicate field dropped
-	// Content-Type: no Content-Type
+	// Connection: hop-by-hop field dropped (CGI-HOP-BY-HOP)
+	// Date: duplicate field dropped (CGI-FIELD-DUPLICATE)
+	// Content-Type: no Content-Type (CGI-CONTENT-TYPE-MISSING)
 	// [{Date Mon, 01 Jun 2026 00:00:00 GMT}]
 }

@@ -44,6 +44,8 @@ type ParseError struct {
 	// Err is one of the Err variables of this package, possibly wrapped,
 	// or an error from reading.
 	Err error
+
+	nph bool // the block of an nph- program: its line 1 is a status line
 }
 
 // Error returns Err's message and the line number.
@@ -99,6 +101,9 @@ type Response struct {
 	Status Status
 	// HasStatus reports whether a Status field was present.
 	HasStatus bool
+	// ReasonAdded reports that the Status had no reason phrase: Status
+	// holds the standard one (CGI-STATUS-REASON).
+	ReasonAdded bool
 	// Header holds every field except Status, in order, with names as sent.
 	// Fields with an empty value are left out: a NULL value is the same as
 	// a field not sent (RFC 3875 §6.3).
@@ -145,11 +150,71 @@ func ReadNPHResponse(br *bufio.Reader, limit int) (*Response, error) {
 	}
 	st, err := parseStatusLine(line)
 	if err != nil {
-		return nil, &ParseError{Line: 1, Err: err}
+		return nil, &ParseError{Line: 1, Err: err, nph: true}
 	}
-	lr.status, lr.hasStatus = st, true
+	lr.status, lr.hasStatus, lr.reasonAdded = st, true, noReason(line[len("HTTP/1.x "):])
 	return lr.readResponse(true)
 }
+
+// Lint reads a header block as ReadResponse does (ReadNPHResponse with
+// nph), but goes on past an error in one line to report every one, as
+// gatewayd check does. It returns the Response the other lines make, which
+// Check has repaired, and every violation: those of the lines, in order,
+// then Check's. The Response is nil when the block cannot be read at all:
+// no output, no end, over limit, no field, or an NPH status line that is
+// not one.
+func Lint(br *bufio.Reader, nph bool, limit int) (*Response, []Violation) {
+	lr := &lineReader{br: br, limit: limit, lint: true}
+	if nph {
+		line, err := lr.next()
+		if err != nil {
+			return nil, lr.violation(err, "")
+		}
+		st, err := parseStatusLine(line)
+		if err != nil {
+			return nil, lr.violation(&ParseError{Line: 1, Err: err, nph: true}, line)
+		}
+		lr.status, lr.hasStatus, lr.reasonAdded = st, true, noReason(line[len("HTTP/1.x "):])
+	}
+	resp, err := lr.readResponse(nph)
+	if errors.Is(err, ErrNoFields) && len(lr.found) > 0 {
+		return nil, lr.found // every field was bad: that says it
+	}
+	if err != nil {
+		return nil, lr.violation(err, "")
+	}
+	return resp, append(lr.found, Check(resp)...)
+}
+
+// violation adds err's violation to those found and returns them all.
+func (r *lineReader) violation(err error, line string) []Violation {
+	r.problem(err, line)
+	return r.found
+}
+
+// problem records err, an error in line, in lint mode and returns nil so
+// that reading goes on; otherwise it returns err.
+func (r *lineReader) problem(err error, line string) error {
+	if !r.lint {
+		return err
+	}
+	v := Violation{Problem: problemOf(err), Text: line}
+	if pe, ok := err.(*ParseError); ok {
+		v.Line = pe.Line
+		v.Problem = problemOf(pe.Err)
+	}
+	if rule, ok := RuleOf(err); ok {
+		v.Rule = rule.ID
+	}
+	if name, _, ok := strings.Cut(line, ":"); ok && isToken(name) {
+		v.Field = name
+	}
+	r.found = append(r.found, v)
+	return nil
+}
+
+// noReason reports whether a Status value is a code alone.
+func noReason(v string) bool { return len(strings.Trim(v, " \t")) == 3 }
 
 // parseStatusLine parses "HTTP/1.x NNN reason" (RFC 9112 §4).
 func parseStatusLine(line string) (Status, error) {
@@ -168,8 +233,12 @@ type lineReader struct {
 	size  int // bytes read so far
 	n     int // lines read so far
 
-	status    Status
-	hasStatus bool
+	status      Status
+	hasStatus   bool
+	reasonAdded bool
+
+	lint  bool        // go on past errors in single lines (Lint)
+	found []Violation // what lint found
 }
 
 // next returns the next line without its LF or CRLF. Its errors are
@@ -219,7 +288,10 @@ func (r *lineReader) readResponse(nph bool) (*Response, error) {
 		}
 		f, err := parseField(line)
 		if err != nil {
-			return nil, &ParseError{Line: r.n, Err: err}
+			if err := r.problem(&ParseError{Line: r.n, Err: err}, line); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if f.Value == "" {
 			continue // RFC 3875 §6.3: a NULL value is a field not sent
@@ -227,17 +299,26 @@ func (r *lineReader) readResponse(nph bool) (*Response, error) {
 		switch {
 		case equalFold(f.Name, "Status"):
 			if r.hasStatus {
-				return nil, &ParseError{Line: r.n, Err: fmt.Errorf("%w: %s", ErrDuplicate, f.Name)}
+				if err := r.problem(&ParseError{Line: r.n, Err: fmt.Errorf("%w: %s", ErrDuplicate, f.Name)}, line); err != nil {
+					return nil, err
+				}
+				continue
 			}
 			st, err := ParseStatus(f.Value)
 			if err != nil {
-				return nil, &ParseError{Line: r.n, Err: err}
+				if err := r.problem(&ParseError{Line: r.n, Err: err}, line); err != nil {
+					return nil, err
+				}
+				continue
 			}
-			r.status, r.hasStatus = st, true
+			r.status, r.hasStatus, r.reasonAdded = st, true, noReason(f.Value)
 			continue
 		case equalFold(f.Name, "Location"):
 			if hasLocation {
-				return nil, &ParseError{Line: r.n, Err: fmt.Errorf("%w: %s", ErrDuplicate, f.Name)}
+				if err := r.problem(&ParseError{Line: r.n, Err: fmt.Errorf("%w: %s", ErrDuplicate, f.Name)}, line); err != nil {
+					return nil, err
+				}
+				continue
 			}
 			location, hasLocation = f.Value, true
 		}
@@ -247,7 +328,7 @@ func (r *lineReader) readResponse(nph bool) (*Response, error) {
 		return nil, &ParseError{Line: r.n, Err: ErrNoFields}
 	}
 
-	resp := &Response{Status: r.status, HasStatus: r.hasStatus, Header: h}
+	resp := &Response{Status: r.status, HasStatus: r.hasStatus, ReasonAdded: r.reasonAdded, Header: h}
 	switch {
 	case !hasLocation:
 		resp.Kind = Document
