@@ -607,7 +607,7 @@ func (s *serve) fail(err error) {
 func (h *Handler) errorStatus(err error) Status {
 	code := StatusOf(err)
 	switch {
-	case errors.Is(err, errTimeout), errors.Is(err, errHeaderTimeout), errors.Is(err, errIdleTimeout):
+	case IsTimeout(err):
 		code = http.StatusGatewayTimeout
 	}
 	if code == http.StatusInternalServerError {
@@ -691,4 +691,15 @@ func (s *serve) logRequest(d time.Duration) {
 
 func isNPH(program string) bool {
 	return strings.HasPrefix(filepath.Base(program), "nph-")
+}
+
+// IsNPH reports whether program is a non-parsed-header program, by the
+// convention the pipeline follows: its name begins with "nph-" (RFC 3875
+// §5).
+func IsNPH(program string) bool { return isNPH(program) }
+
+// IsTimeout reports whether err, a Result's Err, says the request ran
+// past one of its timeouts (Config.Timeout, HeaderTimeout, IdleTimeout).
+func IsTimeout(err error) bool {
+	return errors.Is(err, errTimeout) || errors.Is(err, errHeaderTimeout) || errors.Is(err, errIdleTimeout)
 }

@@ -69,7 +69,7 @@ func (s *serve) stopReason() string {
 		return ""
 	case errors.Is(err, ErrOverloaded):
 		return StopOverload
-	case errors.Is(err, errTimeout), errors.Is(err, errHeaderTimeout), errors.Is(err, errIdleTimeout):
+	case IsTimeout(err):
 		return StopTimeout
 	case errors.Is(err, errClientGone):
 		if !s.started {

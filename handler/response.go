@@ -183,7 +183,19 @@ func Lint(br *bufio.Reader, nph bool, limit int) (*Response, []Violation) {
 	if err != nil {
 		return nil, lr.violation(err, "")
 	}
-	return resp, append(lr.found, Check(resp)...)
+	// Check's violations name fields; each gets the line of the first
+	// field of that name not named yet.
+	used := map[int]bool{}
+	vs := Check(resp)
+	for i, v := range vs {
+		for _, l := range lr.lines {
+			if name, _, _ := strings.Cut(l.text, ":"); name == v.Field && !used[l.n] {
+				vs[i].Line, vs[i].Text, used[l.n] = l.n, l.text, true
+				break
+			}
+		}
+	}
+	return resp, append(lr.found, vs...)
 }
 
 // violation adds err's violation to those found and returns them all.
@@ -239,6 +251,13 @@ type lineReader struct {
 
 	lint  bool        // go on past errors in single lines (Lint)
 	found []Violation // what lint found
+	lines []numbered  // the field lines, in lint mode
+}
+
+// numbered is a header line and its number.
+type numbered struct {
+	n    int
+	text string
 }
 
 // next returns the next line without its LF or CRLF. Its errors are
@@ -295,6 +314,9 @@ func (r *lineReader) readResponse(nph bool) (*Response, error) {
 		}
 		if f.Value == "" {
 			continue // RFC 3875 §6.3: a NULL value is a field not sent
+		}
+		if r.lint {
+			r.lines = append(r.lines, numbered{r.n, line})
 		}
 		switch {
 		case equalFold(f.Name, "Status"):
