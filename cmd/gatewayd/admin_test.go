@@ -310,18 +310,10 @@ func TestAdminReload(t *testing.T) {
 // as written, then each curl, its output filtered by grep as the shell
 // would, against the lines below it.
 func TestREADMEAdmin(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, _ := strings.Cut(string(readme), "## Metrics, status and health")
-	blocks := regexp.MustCompile("(?s)```(sh|console)\n(.*?)```").FindAllStringSubmatch(section, 2)
-	if len(blocks) != 2 || blocks[0][1] != "sh" || blocks[1][1] != "console" {
-		t.Fatalf("README's metrics section has no sh and console blocks")
-	}
-	serveLine, ok := strings.CutPrefix(strings.TrimSpace(blocks[0][2]), "go run ./cmd/gatewayd ")
+	sh, console := readmeBlocks(t, "## Metrics, status and health")
+	serveLine, ok := strings.CutPrefix(strings.TrimSpace(sh), "go run ./cmd/gatewayd ")
 	if !ok {
-		t.Fatalf("README's metrics block does not run go run ./cmd/gatewayd: %q", blocks[0][2])
+		t.Fatalf("README's metrics block does not run go run ./cmd/gatewayd: %q", sh)
 	}
 	dir := t.TempDir()
 	os.Mkdir(dir+"/cgi-bin", 0o755)
@@ -330,9 +322,9 @@ func TestREADMEAdmin(t *testing.T) {
 	d := start(t, cmd)
 	d.adminURL(t)
 
-	curls := regexp.MustCompile(`(?m)^\$ curl (?:-s )?(\S+)(?: \| grep '([^']*)')?\n((?:[^$].*\n)+)`).FindAllStringSubmatch(blocks[1][2], -1)
+	curls := regexp.MustCompile(`(?m)^\$ curl (?:-s )?(\S+)(?: \| grep '([^']*)')?\n((?:[^$].*\n)+)`).FindAllStringSubmatch(console, -1)
 	if len(curls) != 3 {
-		t.Fatalf("README's console block has %d curl lines, want 3: %q", len(curls), blocks[1][2])
+		t.Fatalf("README's console block has %d curl lines, want 3: %q", len(curls), console)
 	}
 	for _, m := range curls {
 		_, body, _ := scrape(t, m[1])

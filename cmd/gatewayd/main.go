@@ -50,6 +50,20 @@ type loggedError struct{ err error }
 func (e loggedError) Error() string { return e.err.Error() }
 func (e loggedError) Unwrap() error { return e.err }
 
+// exitStatus ends the command with status code, after printing err
+// unless it is nil.
+type exitStatus struct {
+	code int
+	err  error
+}
+
+func (e exitStatus) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
 // usageError marks errors in the command line itself.
 type usageError struct{ err error }
 
@@ -66,6 +80,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if _, ok := errors.AsType[loggedError](err); ok {
 		return exitError
+	}
+	if e, ok := errors.AsType[exitStatus](err); ok {
+		if e.err != nil {
+			fmt.Fprintf(stderr, "gatewayd: %v\n", e.err)
+		}
+		return e.code
 	}
 	fmt.Fprintf(stderr, "gatewayd: %v\n", err)
 	if _, ok := errors.AsType[usageError](err); ok {
@@ -103,7 +123,7 @@ Run with no arguments, it serves the built-in demo app on http://127.0.0.1:8000.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServeCmd(stderr), newCGICmd(stdout, stderr), newDemoCmd(stdout), newConfigCmd(stdout, stderr), newVersionCmd(stdout))
+	root.AddCommand(newServeCmd(stderr), newCGICmd(stdout, stderr), newDemoCmd(stdout), newConfigCmd(stdout, stderr), newCheckCmd(stdout), newVersionCmd(stdout))
 	return root
 }
 

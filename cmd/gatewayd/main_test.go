@@ -243,16 +243,7 @@ func TestDefaultRun(t *testing.T) {
 
 // TestREADMECgiBin runs the README's cgi-bin example as it is written.
 func TestREADMECgiBin(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, _ := strings.Cut(string(readme), "## Serving a cgi-bin directory")
-	blocks := regexp.MustCompile("(?s)```(sh|console)\n(.*?)```").FindAllStringSubmatch(section, 2)
-	if len(blocks) != 2 {
-		t.Fatalf("README's cgi-bin section has no sh and console blocks")
-	}
-	script, console := blocks[0][2], blocks[1][2]
+	script, console := readmeBlocks(t, "## Serving a cgi-bin directory")
 	setup, serveLine, ok := strings.Cut(script, "go run ./cmd/gatewayd ")
 	if !ok {
 		t.Fatalf("README's cgi-bin block does not run go run ./cmd/gatewayd")
@@ -268,6 +259,23 @@ func TestREADMECgiBin(t *testing.T) {
 	d := start(t, cmd)
 
 	readmeCurls(t, console, d.url)
+}
+
+// readmeBlocks returns the first sh block of the README's section headed
+// heading and the console block after it.
+func readmeBlocks(t *testing.T, heading string) (sh, console string) {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), heading+"\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	blocks := regexp.MustCompile("(?s)```(sh|console)\n(.*?)```").FindAllStringSubmatch(section, 2)
+	if !ok || len(blocks) != 2 || blocks[0][1] != "sh" || blocks[1][1] != "console" {
+		t.Fatalf("README has no section %q with an sh and a console block", heading)
+	}
+	return blocks[0][2], blocks[1][2]
 }
 
 // readmeCurls runs each "$ curl -d 'DATA' URL" of a README console block
