@@ -541,8 +541,11 @@ func (d *daemon) state() ops.State {
 			ms.MaxRunning, ms.MaxQueue = m.app.Limits()
 		}
 		if pool, ok := m.app.(interface{ Status() worker.Status }); ok {
+			// One snapshot, so that busy workers and requests running
+			// agree.
 			ws := pool.Status()
 			ms.Workers = &ws
+			ms.Running, ms.Queued = ws.Busy, ws.Waiting
 		}
 		st.Mounts = append(st.Mounts, ms)
 	}
