@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,17 +21,26 @@ import (
 //	make bench   (or: go test -run '^$' -bench NginxFastCGI -benchtime 1x ./integration)
 //
 // Programs: one C hello built twice, with musl-gcc -static (cheap to start)
-// and gcc -static (glibc's static start-up is dearer). Each is served by
-// gatewayd --root and by fcgiwrap -c 2 and -c 4. Then gatewayd's in-process
-// demo app against a 30-line net/http/fcgi program printing the same page.
-// The spawn rate of each build from a C posix_spawn loop on two threads is
-// the ceiling any fork-per-request gateway is read against.
+// and gcc -static (glibc's static start-up is dearer), and a /bin/sh hello.
+// Each is served by gatewayd --root and by fcgiwrap -c 2, 4, 8 and 16. Then
+// gatewayd's in-process demo app against a 30-line net/http/fcgi program
+// printing the same page. The spawn rate of each build from a C posix_spawn
+// loop on two threads is the ceiling any fork-per-request gateway is read
+// against.
+//
+// Every load runs once a round, the rounds interleaved
+// (GATEWAYD_BENCH_ROUNDS, default 3, of GATEWAYD_BENCH_SECONDS each), and
+// the table has each figure's median: req/s, p50 and p99 latency, and the
+// CPU time per request of the server with the programs it ran (its
+// process group, reaped children included) and, for gatewayd, of gatewayd
+// alone, from /proc.
 func BenchmarkNginxFastCGI(b *testing.B) {
 	wrk := requirePeer(b, "wrk")
 	fcgiwrap := requirePeer(b, "fcgiwrap", "/usr/sbin/fcgiwrap")
 	musl := requirePeer(b, "musl-gcc")
 	gcc := requirePeer(b, "gcc")
 	dur := benchDuration()
+	rounds := benchRounds()
 
 	dir := b.TempDir()
 	src := func(name string) string { p, _ := filepath.Abs(filepath.Join("testdata", "bench", name)); return p }
@@ -44,11 +54,12 @@ func BenchmarkNginxFastCGI(b *testing.B) {
 	}
 	build(musl, "-static", "-O2", "-o", filepath.Join(bin, "musl.cgi"), src("hello.c"))
 	build(gcc, "-static", "-O2", "-o", filepath.Join(bin, "glibc.cgi"), src("hello.c"))
+	os.WriteFile(filepath.Join(bin, "sh.cgi"), []byte("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nHello, world!\\n'\n"), 0o755)
 	build(gcc, "-O2", "-pthread", "-o", filepath.Join(dir, "spawn"), src("spawn.c"))
 	build("go", "build", "-o", filepath.Join(dir, "fcgihello"), "./testdata/bench/fcgihello")
 
 	spawnRate := map[string]float64{}
-	for _, prog := range []string{"musl", "glibc"} {
+	for _, prog := range []string{"musl", "glibc", "sh"} {
 		out, err := exec.Command(filepath.Join(dir, "spawn"), filepath.Join(bin, prog+".cgi"), fmt.Sprint(dur.Seconds())).Output()
 		if err != nil {
 			b.Fatal(err)
@@ -56,28 +67,38 @@ func BenchmarkNginxFastCGI(b *testing.B) {
 		spawnRate[prog], _ = strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
 	}
 
-	// The upstreams, each on its own unix socket.
+	// The upstreams, each on its own unix socket, each its own process
+	// group, whose CPU time is measured.
 	sock := func(name string) string { return filepath.Join(dir, name+".sock") }
+	servers := map[string]*process{}
+
 	// gatewayd without its access log, as fcgiwrap has none.
 	for name, extra := range map[string][]string{"gatewayd": {"--root", bin}, "demo": nil} {
 		args := append([]string{"serve", "--fastcgi", "unix:" + sock(name), "--log-level", "warn"}, extra...)
-		p := startProcess(b, "gatewayd "+name, exec.Command(gatewayd, args...))
-		waitPort(b, "unix", sock(name), p)
+		servers[name] = startProcess(b, "gatewayd "+name, exec.Command(gatewayd, args...))
+		waitPort(b, "unix", sock(name), servers[name])
 	}
-	for _, c := range []string{"2", "4"} {
-		p := startProcess(b, "fcgiwrap -c "+c, exec.Command(fcgiwrap, "-c", c, "-s", "unix:"+sock("fcgiwrap"+c)))
-		waitPort(b, "unix", sock("fcgiwrap"+c), p)
+	wraps := []string{"2", "4", "8", "16"}
+	for _, c := range wraps {
+		name := "fcgiwrap" + c
+		servers[name] = startProcess(b, "fcgiwrap -c "+c, exec.Command(fcgiwrap, "-c", c, "-s", "unix:"+sock(name)))
+		waitPort(b, "unix", sock(name), servers[name])
 	}
 	goPort := freePort(b)
-	p := startProcess(b, "fcgihello", exec.Command(filepath.Join(dir, "fcgihello"), fmt.Sprintf("127.0.0.1:%d", goPort)))
-	waitPort(b, "tcp", fmt.Sprintf("127.0.0.1:%d", goPort), p)
+	servers["gofcgi"] = startProcess(b, "fcgihello", exec.Command(filepath.Join(dir, "fcgihello"), fmt.Sprintf("127.0.0.1:%d", goPort)))
+	waitPort(b, "tcp", fmt.Sprintf("127.0.0.1:%d", goPort), servers["gofcgi"])
+
+	cpuOf := map[string]func() time.Duration{}
+	for name, p := range servers {
+		cpuOf[name] = cpuMeter(b, name, p.cmd.Process.Pid)
+	}
 
 	var locations strings.Builder
-	for name, upstream := range map[string]string{
-		"gatewayd": "unix:" + sock("gatewayd"), "fcgiwrap2": "unix:" + sock("fcgiwrap2"),
-		"fcgiwrap4": "unix:" + sock("fcgiwrap4"), "demo": "unix:" + sock("demo"),
-		"gofcgi": fmt.Sprintf("127.0.0.1:%d", goPort),
-	} {
+	for name := range servers {
+		upstream := "unix:" + sock(name)
+		if name == "gofcgi" {
+			upstream = fmt.Sprintf("127.0.0.1:%d", goPort)
+		}
 		fmt.Fprintf(&locations, `location ~ ^/%s/(.*)$ {
 	include /etc/nginx/fastcgi_params;
 	fastcgi_param SCRIPT_FILENAME %s/$1;
@@ -87,51 +108,199 @@ func BenchmarkNginxFastCGI(b *testing.B) {
 	}
 	// The program's name comes from the path: /gatewayd/musl.cgi → musl.cgi.
 	port, _ := startNginx(b, "", locations.String())
-	rows := []struct{ name, path string }{
-		{"musl gatewayd", "/gatewayd/musl.cgi"},
-		{"musl fcgiwrap-c2", "/fcgiwrap2/musl.cgi"},
-		{"musl fcgiwrap-c4", "/fcgiwrap4/musl.cgi"},
-		{"glibc gatewayd", "/gatewayd/glibc.cgi"},
-		{"glibc fcgiwrap-c2", "/fcgiwrap2/glibc.cgi"},
-		{"glibc fcgiwrap-c4", "/fcgiwrap4/glibc.cgi"},
-		{"demo gatewayd-in-process", "/demo/page"},
-		{"demo net-http-fcgi", "/gofcgi/page"},
+	type row struct{ name, server, path string }
+	var rows []row
+	for _, prog := range []string{"musl", "glibc", "sh"} {
+		rows = append(rows, row{prog + " gatewayd", "gatewayd", "/gatewayd/" + prog + ".cgi"})
+		for _, c := range wraps {
+			rows = append(rows, row{prog + " fcgiwrap-c" + c, "fcgiwrap" + c, "/fcgiwrap" + c + "/" + prog + ".cgi"})
+		}
 	}
-	results := map[string]wrkResult{}
-	for _, row := range rows {
-		b.Run(strings.ReplaceAll(row.name, " ", "/"), func(b *testing.B) {
-			url := fmt.Sprintf("http://127.0.0.1:%d%s", port, row.path)
-			var r wrkResult
-			for range b.N {
-				r = runWrk(b, wrk, url, dur)
-			}
-			results[row.name] = r
-			b.ReportMetric(r.rps, "req/s")
-			b.ReportMetric(float64(r.p99.Microseconds()), "p99-µs")
-			b.ReportMetric(0, "ns/op")
-		})
+	rows = append(rows, row{"demo gatewayd-in-process", "demo", "/demo/page"}, row{"demo net-http-fcgi", "gofcgi", "/gofcgi/page"})
+
+	runs := map[string][]benchRun{}
+	for round := range rounds {
+		for _, r := range rows {
+			b.Run(fmt.Sprintf("%s/round-%d", strings.ReplaceAll(r.name, " ", "/"), round+1), func(b *testing.B) {
+				url := fmt.Sprintf("http://127.0.0.1:%d%s", port, r.path)
+				pid := servers[r.server].cmd.Process.Pid
+				var run benchRun
+				for range b.N {
+					before, own := cpuOf[r.server](), ownCPU(pid)
+					w := runWrkLatency(b, wrk, url, dur)
+					reqs := w.rps * dur.Seconds()
+					run = benchRun{phpBenchResult: w,
+						cpu: (cpuOf[r.server]() - before).Seconds() * 1e6 / reqs, own: (ownCPU(pid) - own).Seconds() * 1e6 / reqs}
+				}
+				runs[r.name] = append(runs[r.name], run)
+				b.ReportMetric(run.rps, "req/s")
+				b.ReportMetric(float64(run.p99.Microseconds()), "p99-µs")
+				b.ReportMetric(run.cpu, "cpu-µs/req")
+				b.ReportMetric(0, "ns/op")
+			})
+		}
+	}
+	med := map[string]benchRun{}
+	for name, rs := range runs {
+		med[name] = medianRun(rs)
 	}
 
 	var t strings.Builder
-	fmt.Fprintf(&t, "\n%-26s %10s %10s %8s\n", "nginx → …", "req/s", "p99", "non-2xx")
-	for _, row := range rows {
-		r := results[row.name]
-		fmt.Fprintf(&t, "%-26s %10.0f %10v %8d\n", row.name, r.rps, r.p99.Round(10*time.Microsecond), r.errors)
-	}
-	ratio := func(a, c string) string {
-		if results[c].rps == 0 {
-			return "n/a"
+	round := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
+	fmt.Fprintf(&t, "\nmedians of %d interleaved rounds of %v, wrk -t1 -c8\n", rounds, dur)
+	fmt.Fprintf(&t, "%-26s %8s %9s %9s %11s %11s\n", "nginx → …", "req/s", "p50", "p99", "cpu-µs/req", "own-µs/req")
+	for _, r := range rows {
+		m := med[r.name]
+		own := "-"
+		if r.server == "gatewayd" || r.server == "demo" {
+			own = fmt.Sprintf("%.0f", m.own)
 		}
-		return fmt.Sprintf("%.2f× req/s, p99 %v vs %v", results[a].rps/results[c].rps,
-			results[a].p99.Round(10*time.Microsecond), results[c].p99.Round(10*time.Microsecond))
+		fmt.Fprintf(&t, "%-26s %8.0f %9v %9v %11.0f %11s\n", r.name, m.rps, round(m.p50), round(m.p99), m.cpu, own)
 	}
-	fmt.Fprintf(&t, "spawn rate (posix_spawn, 2 threads): musl %.0f/s, glibc %.0f/s\n", spawnRate["musl"], spawnRate["glibc"])
-	fmt.Fprintf(&t, "musl: gatewayd / fcgiwrap -c4 = %s (target ≥ 1.5×, lower p99)\n", ratio("musl gatewayd", "musl fcgiwrap-c4"))
-	fmt.Fprintf(&t, "glibc: gatewayd / fcgiwrap -c4 = %s (target ≥ 1.1×)\n", ratio("glibc gatewayd", "glibc fcgiwrap-c4"))
-	fmt.Fprintf(&t, "demo: gatewayd in-process / net/http/fcgi = %s (target ≥ 1.5×)\n", ratio("demo gatewayd-in-process", "demo net-http-fcgi"))
-	fmt.Fprintf(&t, "musl gatewayd at %.0f%% of the spawn rate, fcgiwrap -c4 at %.0f%%\n",
-		100*results["musl gatewayd"].rps/spawnRate["musl"], 100*results["musl fcgiwrap-c4"].rps/spawnRate["musl"])
+	fmt.Fprintf(&t, "spawn rate (posix_spawn, 2 threads): musl %.0f/s, glibc %.0f/s, sh %.0f/s\n",
+		spawnRate["musl"], spawnRate["glibc"], spawnRate["sh"])
+	for _, prog := range []string{"musl", "glibc", "sh"} {
+		g := med[prog+" gatewayd"]
+		best := ""
+		for _, c := range wraps {
+			if best == "" || med[prog+" fcgiwrap-c"+c].rps > med[best].rps {
+				best = prog + " fcgiwrap-c" + c
+			}
+		}
+		c4, top := med[prog+" fcgiwrap-c4"], med[best]
+		fmt.Fprintf(&t, "%s: gatewayd %.2f× fcgiwrap -c4 (p99 %v vs %v), %.2f× the best, %s (p99 %v); cpu/req %.0f vs %.0f µs; %.0f%% of the spawn rate\n",
+			prog, g.rps/c4.rps, round(g.p99), round(c4.p99), g.rps/top.rps, strings.TrimPrefix(best, prog+" "), round(top.p99),
+			g.cpu, c4.cpu, 100*g.rps/spawnRate[prog])
+	}
+	fmt.Fprintf(&t, "gatewayd's own CPU per request (children excluded): musl %.0f µs, glibc %.0f µs, sh %.0f µs (goal < 60)\n",
+		med["musl gatewayd"].own, med["glibc gatewayd"].own, med["sh gatewayd"].own)
+	fmt.Fprintf(&t, "goals: musl ≥ 1.5× fcgiwrap -c4 and ≥ 1.2× the best; glibc ≥ 1.2×; p99 no worse than fcgiwrap's\n")
+	fmt.Fprintf(&t, "demo: gatewayd in-process / net/http/fcgi = %.2f× req/s, p99 %v vs %v\n",
+		med["demo gatewayd-in-process"].rps/med["demo net-http-fcgi"].rps, round(med["demo gatewayd-in-process"].p99), round(med["demo net-http-fcgi"].p99))
 	fmt.Print(t.String()) // the table is the point: shown without -v
+}
+
+// benchRun is one load's figures: wrk's, and CPU time per request in µs of
+// the server's process group (cpu) and of its main process alone (own).
+type benchRun struct {
+	phpBenchResult
+	cpu, own float64
+}
+
+// medianRun is the median of each figure of rs, taken apart.
+func medianRun(rs []benchRun) benchRun {
+	med := func(f func(benchRun) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	var m benchRun
+	m.rps = med(func(r benchRun) float64 { return r.rps })
+	m.p50 = time.Duration(med(func(r benchRun) float64 { return float64(r.p50) }))
+	m.p99 = time.Duration(med(func(r benchRun) float64 { return float64(r.p99) }))
+	m.cpu = med(func(r benchRun) float64 { return r.cpu })
+	m.own = med(func(r benchRun) float64 { return r.own })
+	return m
+}
+
+// benchRounds is how many times each load runs: GATEWAYD_BENCH_ROUNDS, or 3.
+func benchRounds() int {
+	if n, err := strconv.Atoi(os.Getenv("GATEWAYD_BENCH_ROUNDS")); err == nil && n > 0 {
+		return n
+	}
+	return 3
+}
+
+// procTimes returns fields utime, stime, cutime and cstime of
+// /proc/PID/stat, and its process group.
+func procTimes(pid int) (times [4]time.Duration, pgrp int, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return times, 0, false
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest) // f[0] is field 3, state
+	if len(f) < 15 {
+		return times, 0, false
+	}
+	pgrp, _ = strconv.Atoi(f[2])
+	for i := range times {
+		ticks, _ := strconv.ParseInt(f[11+i], 10, 64)
+		times[i] = time.Duration(ticks) * time.Second / clockTicks
+	}
+	return times, pgrp, true
+}
+
+// clockTicks is USER_HZ, the unit of /proc's times: 100 on Linux.
+const clockTicks = 100
+
+// ownCPU is the CPU time of process pid alone.
+func ownCPU(pid int) time.Duration {
+	t, _, _ := procTimes(pid)
+	return t[0] + t[1]
+}
+
+// cpuMeter returns a function that reads the CPU time used so far by the
+// server pid leads and everything it starts: a cgroup v1 cpuacct group of
+// its own, which counts children however they are reaped (fcgiwrap ignores
+// SIGCHLD, so the kernel reaps its programs and no parent is charged their
+// time). Without a writable cpuacct hierarchy (not root), it falls back to
+// the process group with the children its members reaped, and says so.
+func cpuMeter(tb testing.TB, name string, pid int) func() time.Duration {
+	root := "/sys/fs/cgroup/cpuacct"
+	dir := filepath.Join(root, fmt.Sprintf("gatewayd-bench-%d-%s", os.Getpid(), name))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		tb.Logf("no cpuacct cgroup (%v): the CPU time of %s is its process group's, without the programs nobody reaped", err, name)
+		return func() time.Duration { return groupCPU(pid) }
+	}
+	tb.Cleanup(func() {
+		// Back to the root group, so that the group can go.
+		procs, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		for _, p := range strings.Fields(string(procs)) {
+			os.WriteFile(filepath.Join(root, "cgroup.procs"), []byte(p), 0o644)
+		}
+		os.Remove(dir)
+	})
+	for _, p := range groupPids(pid) {
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(p)), 0o644); err != nil {
+			tb.Fatalf("cgroup %s: %v", dir, err)
+		}
+	}
+	return func() time.Duration {
+		b, _ := os.ReadFile(filepath.Join(dir, "cpuacct.usage"))
+		ns, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		return time.Duration(ns)
+	}
+}
+
+// groupPids lists the processes of the group pid leads.
+func groupPids(pid int) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if _, pgrp, ok := procTimes(p); ok && pgrp == pid {
+			pids = append(pids, p)
+		}
+	}
+	return pids
+}
+
+// groupCPU is the CPU time of the processes of the group that pid leads,
+// with that of the children they reaped.
+func groupCPU(pid int) time.Duration {
+	var sum time.Duration
+	for _, p := range groupPids(pid) {
+		t, _, _ := procTimes(p)
+		sum += t[0] + t[1] + t[2] + t[3]
+	}
+	return sum
 }
 
 // benchDuration is how long each load runs: GATEWAYD_BENCH_SECONDS, or 5.
@@ -153,28 +322,3 @@ var (
 	wrkP99    = regexp.MustCompile(`\n\s+99%\s+([0-9.]+)(us|ms|s)\n`)
 	wrkNon2xx = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
 )
-
-// runWrk loads url with wrk (1 thread, 8 connections) for d.
-func runWrk(tb testing.TB, wrk, url string, d time.Duration) wrkResult {
-	tb.Helper()
-	out, err := exec.Command(wrk, "-t1", "-c8", fmt.Sprintf("-d%ds", int(d.Seconds())), "--latency", url).CombinedOutput()
-	if err != nil {
-		tb.Fatalf("wrk %s: %v\n%s", url, err, out)
-	}
-	var r wrkResult
-	m := wrkRPS.FindSubmatch(out)
-	p := wrkP99.FindSubmatch(out)
-	if m == nil || p == nil {
-		tb.Fatalf("wrk output not understood:\n%s", out)
-	}
-	r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
-	v, _ := strconv.ParseFloat(string(p[1]), 64)
-	r.p99 = time.Duration(v * float64(map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(p[2])]))
-	if n := wrkNon2xx.FindSubmatch(out); n != nil {
-		r.errors, _ = strconv.Atoi(string(n[1]))
-	}
-	if r.errors > 0 {
-		tb.Errorf("%s: %d responses were not 2xx/3xx", url, r.errors)
-	}
-	return r
-}
