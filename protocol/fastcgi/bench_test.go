@@ -2,6 +2,11 @@ package fastcgi
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"net"
+	"strconv"
+	"strings"
 	"testing"
 
 	"gatewayd/handler"
@@ -22,5 +27,93 @@ func BenchmarkServe(b *testing.B) {
 			b.Fatalf("response %q", r.stdout)
 		}
 		c.c.Close()
+	}
+}
+
+// bulk is an App whose program writes a header and then size bytes of
+// body, 64 KiB at a time, and drains whatever body it is given.
+type bulk struct{ size int64 }
+
+func (a bulk) Start(_ context.Context, c *handler.Call) (handler.Run, error) {
+	return &bulkRun{head: strings.NewReader("Content-Type: application/octet-stream\r\n\r\n"), left: a.size, body: c.Body}, nil
+}
+
+type bulkRun struct {
+	head *strings.Reader
+	left int64
+	body io.Reader
+}
+
+var chunk = make([]byte, 64<<10)
+
+func (r *bulkRun) Read(p []byte) (int, error) {
+	if r.body != nil {
+		io.Copy(io.Discard, r.body) // the body first, as drain.c does
+		r.body = nil
+	}
+	if r.head.Len() > 0 {
+		return r.head.Read(p)
+	}
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, chunk[:min(int64(len(chunk)), r.left)])
+	r.left -= int64(n)
+	return n, nil
+}
+
+func (*bulkRun) Wait() handler.Exit { return handler.Exit{} }
+
+// BenchmarkDownload moves a 64 MiB body from an in-process program
+// through the pipeline and the FastCGI server to a client over loopback
+// TCP: the server's output path alone.
+func BenchmarkDownload(b *testing.B) {
+	const size = 64 << 20
+	addr, _ := serve(b, handler.Config{App: bulk{size: size}, NoAccessLog: true}, Config{})
+	b.SetBytes(size)
+	b.ResetTimer()
+	for range b.N {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cc := NewClientConn(conn)
+		req, err := cc.Do(map[string]string{"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1", "SCRIPT_NAME": "/t"}, nil, io.Discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, req)
+		if _, endErr := req.End(); err != nil || endErr != nil || n < size {
+			b.Fatalf("%d bytes: %v %v", n, err, endErr)
+		}
+		cc.Close()
+	}
+}
+
+// BenchmarkUpload moves a 64 MiB body from a client over loopback TCP
+// through the FastCGI server and the pipeline to an in-process program
+// that drains it: the server's input path alone.
+func BenchmarkUpload(b *testing.B) {
+	const size = 64 << 20
+	addr, _ := serve(b, handler.Config{App: bulk{}, NoAccessLog: true}, Config{MaxBody: 2 * size})
+	body := make([]byte, size)
+	b.SetBytes(size)
+	b.ResetTimer()
+	for range b.N {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cc := NewClientConn(conn)
+		req, err := cc.Do(map[string]string{"REQUEST_METHOD": "POST", "SERVER_PROTOCOL": "HTTP/1.1", "SCRIPT_NAME": "/t",
+			"CONTENT_LENGTH": strconv.Itoa(size)}, bytes.NewReader(body), io.Discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, req)
+		if end, err := req.End(); err != nil || end.AppStatus != 0 {
+			b.Fatalf("%+v %v", end, err)
+		}
+		cc.Close()
 	}
 }
