@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"gatewayd/handler"
 )
@@ -89,7 +88,7 @@ type Forwarded struct {
 const maxShown = 4 << 10
 
 // report makes the Report of the live run.
-func (c *checker) report(ctx context.Context, live []byte, res handler.Result, took time.Duration) *Report {
+func (c *checker) report(ctx context.Context, live []byte, res handler.Result) *Report {
 	r := &Report{Program: c.program, Args: append([]string{}, c.o.Args...), Profile: c.o.Profile}
 	r.Request.Method = c.o.Request.method()
 	r.Request.URI = c.o.Request.uri(c.path)
@@ -154,7 +153,7 @@ func (c *checker) findings(run *recordedRun, nph, timedOut, first bool) []Findin
 	for _, f := range fs {
 		rejected = rejected || f.Severity == handler.Rejected.String()
 	}
-	if resp != nil && !timedOut && run.total <= maxCapture {
+	if resp != nil && !timedOut {
 		fs = append(fs, c.lengthFinding(resp, out, run.total, nph)...)
 	}
 	if resp != nil {

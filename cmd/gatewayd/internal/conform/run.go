@@ -94,9 +94,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	runner := subprocess.New(subprocess.Config{MaxChildren: 1})
 	defer runner.Close()
 	c.rec = &recorder{app: runner, dir: dir}
-	begin := time.Now()
 	live, res, err := c.live(ctx)
-	took := time.Since(begin)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +104,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		return nil, fmt.Errorf("cannot run %s: %v", o.Program, cmp.Or(res.Err, errors.New("nothing ran")))
 	}
-	return c.report(ctx, live, res, took), nil
+	return c.report(ctx, live, res), nil
 }
 
 // checker is one check being made.
