@@ -91,9 +91,10 @@ func BenchmarkBodies(b *testing.B) {
 	type result struct{ up, down, rss float64 }
 	results := map[string][]result{}
 	pid := gw.cmd.Process.Pid
+	failed := false
 	for round := range rounds {
 		for _, r := range rows {
-			b.Run(fmt.Sprintf("%s/round-%d", strings.ReplaceAll(r.name, " ", "_"), round+1), func(b *testing.B) {
+			failed = !b.Run(fmt.Sprintf("%s/round-%d", strings.ReplaceAll(r.name, " ", "_"), round+1), func(b *testing.B) {
 				var res result
 				for range b.N {
 					os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0) // resets the peak RSS
@@ -112,7 +113,7 @@ func BenchmarkBodies(b *testing.B) {
 				b.ReportMetric(res.up, "up-MiB/s")
 				b.ReportMetric(res.down, "down-MiB/s")
 				b.ReportMetric(0, "ns/op")
-			})
+			}) || failed
 		}
 	}
 	median := func(rs []result, f func(result) float64) float64 {
@@ -146,6 +147,9 @@ func BenchmarkBodies(b *testing.B) {
 	fmt.Fprintf(&t, "gatewayd serve --http / plain pipe: upload %.0f%%, download %.0f%% (goal ≥ 70%%)\n",
 		100*direct.up/pipe.up, 100*direct.down/pipe.down)
 	fmt.Print(t.String()) // the table is the point: shown without -v
+	if failed {
+		b.Fatal("some loads failed: see above")
+	}
 }
 
 // curlRate runs curl with args and returns its upload or download speed in

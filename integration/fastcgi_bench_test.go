@@ -119,9 +119,10 @@ func BenchmarkNginxFastCGI(b *testing.B) {
 	rows = append(rows, row{"demo gatewayd-in-process", "demo", "/demo/page"}, row{"demo net-http-fcgi", "gofcgi", "/gofcgi/page"})
 
 	runs := map[string][]benchRun{}
+	failed := false
 	for round := range rounds {
 		for _, r := range rows {
-			b.Run(fmt.Sprintf("%s/round-%d", strings.ReplaceAll(r.name, " ", "/"), round+1), func(b *testing.B) {
+			failed = !b.Run(fmt.Sprintf("%s/round-%d", strings.ReplaceAll(r.name, " ", "/"), round+1), func(b *testing.B) {
 				url := fmt.Sprintf("http://127.0.0.1:%d%s", port, r.path)
 				pid := servers[r.server].cmd.Process.Pid
 				var run benchRun
@@ -137,7 +138,7 @@ func BenchmarkNginxFastCGI(b *testing.B) {
 				b.ReportMetric(float64(run.p99.Microseconds()), "p99-µs")
 				b.ReportMetric(run.cpu, "cpu-µs/req")
 				b.ReportMetric(0, "ns/op")
-			})
+			}) || failed
 		}
 	}
 	med := map[string]benchRun{}
@@ -178,6 +179,9 @@ func BenchmarkNginxFastCGI(b *testing.B) {
 	fmt.Fprintf(&t, "demo: gatewayd in-process / net/http/fcgi = %.2f× req/s, p99 %v vs %v\n",
 		med["demo gatewayd-in-process"].rps/med["demo net-http-fcgi"].rps, round(med["demo gatewayd-in-process"].p99), round(med["demo net-http-fcgi"].p99))
 	fmt.Print(t.String()) // the table is the point: shown without -v
+	if failed {
+		b.Fatal("some loads failed: see above")
+	}
 }
 
 // benchRun is one load's figures: wrk's, and CPU time per request in µs of
