@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 // TestBodyOrder: whatever the reader's pace, the body arrives in order,
@@ -118,4 +119,54 @@ func newFilledBody(t *testing.T, s string) *body {
 	b.write([]byte(s))
 	b.close(io.EOF)
 	return b
+}
+
+// TestBodyWaitsForReader: while the program reads, the body stays in
+// memory however long it is, the read loop held up instead, so TCP slows
+// the web server; a program that stops reading holds the read loop up
+// for patience at most, and then the body goes to the file.
+func TestBodyWaitsForReader(t *testing.T) {
+	b := newBody(-1, 1<<30, t.TempDir())
+	done := make(chan struct{})
+	var read int
+	go func() {
+		defer close(done)
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := b.Read(buf)
+			read += n
+			if err != nil {
+				return
+			}
+			time.Sleep(time.Millisecond) // slower than the writer, never stopped
+		}
+	}()
+	p := make([]byte, maxContent)
+	for range 64 { // 4 MiB, sixteen windows
+		if err := b.write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.close(io.EOF)
+	<-done
+	b.mu.Lock()
+	spilled := b.file != nil
+	b.mu.Unlock()
+	if read != 64*maxContent || spilled {
+		t.Errorf("read %d bytes, spilled %v; want all in order and none in a file", read, spilled)
+	}
+	b.release()
+
+	b = newBody(-1, 1<<30, t.TempDir())
+	defer b.release()
+	start := time.Now()
+	for range memWindow/maxContent + 2 {
+		b.write(p)
+	}
+	b.mu.Lock()
+	spilled = b.file != nil
+	b.mu.Unlock()
+	if took := time.Since(start); !spilled || took < patience || took > 20*patience {
+		t.Errorf("with nobody reading: spilled %v after %v; want the file after about %v", spilled, took, patience)
+	}
 }
