@@ -107,3 +107,18 @@ func waitid(pid int, options int) (bool, error) {
 		}
 	}
 }
+
+// bulkPipeSize is the capacity asked for the pipes that carry a body: four
+// times Linux's default of 64 KiB, so that a program streaming a body, and
+// gatewayd on the other end, each wait and wake less often. The per-user
+// limit of pipe memory (pipe-user-pages-soft, 64 MiB) allows 128 programs
+// at once at that size; past it the kernel refuses, and the pipe keeps its
+// size.
+const bulkPipeSize = 256 << 10
+
+// growPipe asks for bulkPipeSize bytes of capacity for the pipe fd is an
+// end of (F_SETPIPE_SZ); a refusal leaves it as it was.
+func growPipe(fd int) {
+	const fSetPipeSz = 1031 // F_SETPIPE_SZ
+	syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), fSetPipeSz, bulkPipeSize)
+}

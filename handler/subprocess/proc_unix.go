@@ -45,8 +45,9 @@ func exitSignal(ps interface{ Sys() any }) string {
 // block only their goroutine and Close interrupts them; child is a plain
 // blocking descriptor the child inherits, never registered with the poller
 // (that would cost two epoll calls per end for nothing). With toChild the
-// parent writes (stdin), else it reads (stdout, stderr).
-func childPipe(toChild bool) (parent, child *os.File, err error) {
+// parent writes (stdin), else it reads (stdout, stderr). A bulk pipe, for
+// a body, holds bulkPipeSize bytes where the system allows it.
+func childPipe(toChild, bulk bool) (parent, child *os.File, err error) {
 	var p [2]int
 	if err := pipeCloexec(&p); err != nil {
 		return nil, nil, err
@@ -54,6 +55,9 @@ func childPipe(toChild bool) (parent, child *os.File, err error) {
 	pfd, cfd := p[0], p[1]
 	if toChild {
 		pfd, cfd = p[1], p[0]
+	}
+	if bulk {
+		growPipe(pfd)
 	}
 	if err := syscall.SetNonblock(pfd, true); err != nil {
 		syscall.Close(pfd)

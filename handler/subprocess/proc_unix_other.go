@@ -10,3 +10,6 @@ type starter struct{}
 
 func (*starter) start(cmd *exec.Cmd) error { return cmd.Start() }
 func (*starter) close()                    {}
+
+// growPipe does nothing: pipes keep the system's size.
+func growPipe(int) {}

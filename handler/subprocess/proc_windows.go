@@ -395,7 +395,7 @@ func exitSignal(interface{ Sys() any }) string { return "" }
 // end gatewayd keeps, child the end the child inherits. With toChild the
 // parent writes (stdin), else it reads (stdout, stderr). Windows' anonymous
 // pipes are what os.Pipe makes.
-func childPipe(toChild bool) (parent, child *os.File, err error) {
+func childPipe(toChild, _ bool) (parent, child *os.File, err error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, nil, err

@@ -239,11 +239,11 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 	cmd.Env = c.Env.List()
 	cmd.Dir = filepath.Dir(c.Program)
 
-	stdoutR, stdoutW, err := childPipe(false)
+	stdoutR, stdoutW, err := childPipe(false, true)
 	if err != nil {
 		return nil, err
 	}
-	stderrR, stderrW, err := childPipe(false)
+	stderrR, stderrW, err := childPipe(false, false)
 	if err != nil {
 		stdoutR.Close()
 		stdoutW.Close()
@@ -265,7 +265,7 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 			break
 		}
 		var stdinR *os.File
-		stdinW, stdinR, err = childPipe(true)
+		stdinW, stdinR, err = childPipe(true, true)
 		if err != nil {
 			stdoutR.Close()
 			stdoutW.Close()
