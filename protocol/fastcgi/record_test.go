@@ -1,6 +1,7 @@
 package fastcgi
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -248,4 +249,33 @@ func records(t recType, id uint16, content []byte) []byte {
 	var w bytes.Buffer
 	writeStream(&w, t, id, content)
 	return w.Bytes()
+}
+
+// countingWriter counts the writes that reach it, as syscalls would.
+type countingWriter struct{ writes, bytes int }
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	w.bytes += len(p)
+	return len(p), nil
+}
+
+// TestRecordOneWrite: a connection's writer holds a whole record, so that
+// a chunk of output goes to the socket in one write, not split with its
+// header across two.
+func TestRecordOneWrite(t *testing.T) {
+	for _, n := range []int{32 << 10, maxContent} {
+		bw := connWriters.Get().(*bufio.Writer)
+		var w countingWriter
+		bw.Reset(&w)
+		if _, err := writeStream(bw, typeStdout, 1, make([]byte, n)); err != nil {
+			t.Fatal(err)
+		}
+		bw.Flush()
+		if w.writes != 1 || w.bytes < n+headerLen {
+			t.Errorf("a record of %d bytes went out in %d writes (%d bytes), want 1", n, w.writes, w.bytes)
+		}
+		bw.Reset(nil)
+		connWriters.Put(bw)
+	}
 }

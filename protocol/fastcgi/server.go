@@ -497,7 +497,7 @@ func (c *conn) serve() {
 // Buffers of connections, reused: nginx without fastcgi_keep_conn opens a
 // connection per request.
 var (
-	connWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
+	connWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, maxRecord) }}
 	connReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
 	recordBufs  = sync.Pool{New: func() any { b := make([]byte, maxRecord); return &b }}
 )
