@@ -462,10 +462,14 @@ func (s *serve) programErr(err error) error {
 	return fmt.Errorf("%s: %w", s.program, err)
 }
 
-// Buffers for reading programs' output, reused across requests.
+// Buffers for reading programs' output, reused across requests. A body
+// is copied 64 KiB at a time: a program's stdout pipe holds 256 KiB (see
+// the subprocess runner), and a FastCGI connection's writer a whole
+// record, so that each chunk is one read and, socket permitting, one
+// write.
 var (
 	outputReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
-	copyBuffers   = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+	copyBuffers   = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 )
 
 // errBadResponse ends a program whose output was rejected.
