@@ -495,10 +495,12 @@ func (c *conn) serve() {
 }
 
 // Buffers of connections, reused: nginx without fastcgi_keep_conn opens a
-// connection per request.
+// connection per request. Each holds a whole record, or most of one, so
+// that a body streaming in or out takes one system call per record or
+// fewer.
 var (
 	connWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, maxRecord) }}
-	connReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
+	connReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
 	recordBufs  = sync.Pool{New: func() any { b := make([]byte, maxRecord); return &b }}
 )
 
