@@ -237,7 +237,7 @@ func checkFile(path string, fi fs.FileInfo, root string) error {
 	if !fi.Mode().IsRegular() {
 		return Errorf(http.StatusForbidden, "handler: %s is not a regular file", path)
 	}
-	if root != "" {
+	if root != "" && !realBelow(path, root) {
 		real, err := filepath.EvalSymlinks(path)
 		if err != nil {
 			return &Error{Status: http.StatusForbidden, Err: err}

@@ -112,3 +112,43 @@ func TestScriptFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckScriptSymlinks: a script reached through a symlink counts by
+// where the link leads: inside the root it runs, outside it is refused,
+// whether the link is the file or a directory on the way.
+func TestCheckScriptSymlinks(t *testing.T) {
+	dir, _ := filepath.EvalSymlinks(t.TempDir())
+	root := filepath.Join(dir, "root")
+	outside := filepath.Join(dir, "outside")
+	for _, d := range []string{filepath.Join(root, "sub"), outside} {
+		os.MkdirAll(d, 0o755)
+	}
+	for _, p := range []string{filepath.Join(root, "sub", "a.cgi"), filepath.Join(outside, "b.cgi")} {
+		os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755)
+	}
+	os.Symlink(filepath.Join(root, "sub", "a.cgi"), filepath.Join(root, "in.cgi"))
+	os.Symlink(filepath.Join(outside, "b.cgi"), filepath.Join(root, "out.cgi"))
+	os.Symlink(filepath.Join(root, "sub"), filepath.Join(root, "insub"))
+	os.Symlink(outside, filepath.Join(root, "outsub"))
+	for _, tt := range []struct {
+		path string
+		ok   bool
+	}{
+		{"sub/a.cgi", true},
+		{"in.cgi", true},
+		{"insub/a.cgi", true},
+		{"out.cgi", false},
+		{"outsub/b.cgi", false},
+		{"sub/../../outside/b.cgi", false},
+		{"sub//a.cgi", true},
+	} {
+		path := root + "/" + tt.path
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := handler.CheckScript(path, fi, root); (err == nil) != tt.ok {
+			t.Errorf("CheckScript(%s) = %v, want allowed %v", tt.path, err, tt.ok)
+		}
+	}
+}

@@ -28,3 +28,7 @@ func Executable(path string, _ fs.FileInfo) bool {
 	}
 	return false
 }
+
+// realBelow is false: on Windows path is always resolved whole, which
+// also settles case and short names.
+func realBelow(_, _ string) bool { return false }
