@@ -109,7 +109,11 @@ func (c *checker) report(ctx context.Context, live []byte, res handler.Result) *
 			n = i + 1
 		}
 		last := i == len(c.rec.runs)-1
-		r.add(n, c.findings(run, nph, timedOut && last, i == 0)...)
+		fs, kind := c.findings(run, nph, timedOut && last, i == 0)
+		r.add(n, fs...)
+		if i == 0 {
+			r.Response.Kind = kind
+		}
 	}
 	if timedOut {
 		r.add(0, finding(handler.RuleTimeout, fmt.Sprintf("no complete response within %v (%v)", c.o.Timeout, res.Err)))
@@ -128,19 +132,20 @@ func (c *checker) report(ctx context.Context, live []byte, res handler.Result) *
 			gw = live
 		}
 	}
-	r.Response = Forwarded{Gateway: shown(gw), Origin: shown(origin), Status: statusText(status), Strict: statusText(strict)}
-	if resp, _ := handler.Lint(bufio.NewReader(bytes.NewReader(c.rec.runs[0].out.Bytes())), nph, c.o.MaxHeaderBytes); resp != nil {
-		r.Response.Kind = resp.Kind.String()
-	}
+	r.Response.Gateway, r.Response.Origin = shown(gw), shown(origin)
+	r.Response.Status, r.Response.Strict = statusText(status), statusText(strict)
 	r.Conforming = r.Errors == 0 && r.Repaired == 0
 	return r
 }
 
-// findings are the violations of one run's output and conduct.
-func (c *checker) findings(run *recordedRun, nph, timedOut, first bool) []Finding {
+// findings are the violations of one run's output and conduct, and the
+// kind of its response ("" when its header block could not be read).
+func (c *checker) findings(run *recordedRun, nph, timedOut, first bool) (fs []Finding, kind string) {
 	out := run.out.Bytes()
-	resp, vs := handler.Lint(bufio.NewReader(bytes.NewReader(out)), nph, c.o.MaxHeaderBytes)
-	var fs []Finding
+	rd := bytes.NewReader(out)
+	br := bufio.NewReader(rd)
+	resp, vs := handler.Lint(br, nph, c.o.MaxHeaderBytes)
+	headerLen := len(out) - rd.Len() - br.Buffered() // Lint stops at the body
 	for _, v := range vs {
 		if timedOut && (v.Rule == handler.RuleNoOutput || v.Rule == handler.RuleHeaderEnd) {
 			continue // cut off by the timeout, reported as such
@@ -153,10 +158,11 @@ func (c *checker) findings(run *recordedRun, nph, timedOut, first bool) []Findin
 	for _, f := range fs {
 		rejected = rejected || f.Severity == handler.Rejected.String()
 	}
-	if resp != nil && !timedOut {
-		fs = append(fs, c.lengthFinding(resp, out, run.total, nph)...)
+	if resp != nil && !timedOut && !rejected {
+		fs = append(fs, c.lengthFinding(resp, run.total-int64(headerLen))...)
 	}
 	if resp != nil {
+		kind = resp.Kind.String()
 		loc, _ := resp.Header.Get("Location")
 		if (resp.Kind == handler.ClientRedirect || resp.Kind == handler.ClientRedirectDoc) && strings.HasPrefix(loc, "/") {
 			fs = append(fs, finding(handler.RuleLocalRedirectFields, "Location "+loc+" is a path, but other fields come with it"))
@@ -179,21 +185,17 @@ func (c *checker) findings(run *recordedRun, nph, timedOut, first bool) []Findin
 		}
 		fs = append(fs, finding(handler.RuleExitStatus, how+" after its response"))
 	}
-	return fs
+	return fs, kind
 }
 
 // lengthFinding checks a Content-Length against the body that followed.
-func (c *checker) lengthFinding(resp *handler.Response, out []byte, total int64, nph bool) []Finding {
+func (c *checker) lengthFinding(resp *handler.Response, body int64) []Finding {
 	cl, ok := resp.Header.Get("Content-Length")
 	code := resp.Status.Code
 	if !ok || c.o.Request.method() == "HEAD" || code == 204 || code == 304 || code < 200 {
 		return nil
 	}
-	hl := headerLen(out, nph, c.o.MaxHeaderBytes)
-	if hl < 0 {
-		return nil
-	}
-	if body := total - int64(hl); cl != strconv.FormatInt(body, 10) {
+	if cl != strconv.FormatInt(body, 10) {
 		return []Finding{finding(handler.RuleContentLengthBody, fmt.Sprintf("Content-Length: %s, but the body has %d bytes", cl, body))}
 	}
 	return nil

@@ -1,7 +1,6 @@
 package conform
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -384,21 +383,4 @@ func (c *checker) originForm(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	return c.fetchHTTP(ctx, h)
-}
-
-// headerLen returns the length of the header block at the start of out,
-// blank line included, as the pipeline reads it, or -1 when it cannot.
-func headerLen(out []byte, nph bool, limit int) int {
-	rd := bytes.NewReader(out)
-	br := bufio.NewReader(rd)
-	var err error
-	if nph {
-		_, err = handler.ReadNPHResponse(br, limit)
-	} else {
-		_, err = handler.ReadResponse(br, limit)
-	}
-	if err != nil {
-		return -1
-	}
-	return len(out) - rd.Len() - br.Buffered()
 }
