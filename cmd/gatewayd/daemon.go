@@ -52,7 +52,6 @@ type mountPlan struct {
 // closes it only once they are done.
 type deployment struct {
 	server  handler.Server
-	apps    []app
 	mounts  []deployedMount
 	maxReqs int            // the programs it may run or queue at once, over all mounts; 0 when unbounded
 	grace   time.Duration  // the longest kill grace of any mount
@@ -114,7 +113,6 @@ func build(p plan, software string, log hclog.Logger, pools *poolSet, obs handle
 			a = worker.NewRemote(rc)
 		}
 		if a != nil {
-			d.apps = append(d.apps, a)
 			running, queue := a.Limits()
 			d.maxReqs += running + queue
 			cfg.App = a
@@ -142,8 +140,10 @@ func build(p plan, software string, log hclog.Logger, pools *poolSet, obs handle
 // and the drain may both close a deployment; the second does nothing.
 func (d *deployment) close() {
 	d.closed.Do(func() {
-		for _, a := range d.apps {
-			a.Close()
+		for _, m := range d.mounts {
+			if m.app != nil {
+				m.app.Close()
+			}
 		}
 	})
 }
@@ -151,8 +151,10 @@ func (d *deployment) close() {
 // stop stops every program of d at once (see subprocess.Runner.Stop).
 func (d *deployment) stop(ctx context.Context) error {
 	var errs []error
-	for _, a := range d.apps {
-		errs = append(errs, a.Stop(ctx))
+	for _, m := range d.mounts {
+		if m.app != nil {
+			errs = append(errs, m.app.Stop(ctx))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -537,7 +539,6 @@ func (d *daemon) state() ops.State {
 	for _, m := range dep.mounts {
 		ms := ops.MountState{Prefix: m.prefix, Serves: m.what}
 		if m.app != nil {
-			ms.Running, ms.Queued = m.app.Usage()
 			ms.MaxRunning, ms.MaxQueue = m.app.Limits()
 		}
 		if pool, ok := m.app.(interface{ Status() worker.Status }); ok {
@@ -546,6 +547,8 @@ func (d *daemon) state() ops.State {
 			ws := pool.Status()
 			ms.Workers = &ws
 			ms.Running, ms.Queued = ws.Busy, ws.Waiting
+		} else if m.app != nil {
+			ms.Running, ms.Queued = m.app.Usage()
 		}
 		st.Mounts = append(st.Mounts, ms)
 	}
@@ -555,21 +558,15 @@ func (d *daemon) state() ops.State {
 // counts is what the unit's status line adds to what d serves: the
 // requests in flight and queued, when there are any.
 func (d *daemon) counts() string {
-	d.mu.RLock()
-	dep := d.cur
-	d.mu.RUnlock()
+	st := d.state()
 	queued := 0
-	for _, m := range dep.mounts {
-		if m.app != nil {
-			_, q := m.app.Usage()
-			queued += q
-		}
+	for _, m := range st.Mounts {
+		queued += m.Queued
 	}
-	inflight := d.inflight.Load()
-	if inflight == 0 && queued == 0 {
+	if st.InFlight == 0 && queued == 0 {
 		return ""
 	}
-	return fmt.Sprintf(": %d in flight, %d queued", inflight, queued)
+	return fmt.Sprintf(": %d in flight, %d queued", st.InFlight, queued)
 }
 
 // check is the watchdog's self-check: every listener's accept loop still
