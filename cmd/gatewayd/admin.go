@@ -20,6 +20,7 @@ type adminServer struct {
 	addr   string // its ADDR as given
 	l      net.Listener
 	srv    *http.Server
+	probe  *http.Client  // check's, to the listener's own address
 	served bool          // serve was called
 	done   chan struct{} // closed when it returned
 	log    hclog.Logger
@@ -49,6 +50,14 @@ func openAdmin(addr string, h http.Handler, log hclog.Logger) (*adminServer, err
 			ErrorLog:          log.StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug}),
 		},
 	}
+	own := a.l.Addr()
+	a.probe = &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, own.Network(), own.String())
+		},
+		DisableKeepAlives: true,
+	}}
 	return a, nil
 }
 
@@ -84,19 +93,11 @@ func (a *adminServer) check(ctx context.Context) error {
 		return errors.New("admin listener stopped")
 	default:
 	}
-	addr := a.l.Addr()
-	client := &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, addr.Network(), addr.String())
-		},
-		DisableKeepAlives: true,
-	}}
 	req, err := http.NewRequestWithContext(ctx, "GET", "http://admin/healthz", nil)
 	if err != nil {
 		return err
 	}
-	resp, err := client.Do(req)
+	resp, err := a.probe.Do(req)
 	if err != nil {
 		return fmt.Errorf("admin listener does not answer: %w", err)
 	}

@@ -199,8 +199,12 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 	status := readyStatus(p) // the status line, without the counts
 	notify.Ready(status)
 	sent := status
-	statusTick := time.NewTicker(statusInterval)
-	defer statusTick.Stop()
+	var statusTick <-chan time.Time // the counts are for the service manager alone
+	if notify.Enabled() {
+		t := time.NewTicker(statusInterval)
+		defer t.Stop()
+		statusTick = t.C
+	}
 	// The watchdog is fed through the drain too: it ends when serve does.
 	if iv := ops.WatchdogInterval(); iv > 0 {
 		watch, stopWatch := context.WithCancel(context.Background())
@@ -209,7 +213,7 @@ func serve(ctx context.Context, o serveOptions, program []string, stderr io.Writ
 	}
 	for {
 		select {
-		case <-statusTick.C:
+		case <-statusTick:
 			if s := status + d.counts(); s != sent {
 				notify.Status(s)
 				sent = s

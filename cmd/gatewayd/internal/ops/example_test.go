@@ -140,3 +140,11 @@ func fakeSystemd() (systemd *net.UnixConn, done func(), err error) {
 		os.RemoveAll(dir)
 	}, nil
 }
+
+// Outside systemd nothing listens, and a daemon can skip what it would
+// only tell the service manager.
+func ExampleNotifier_Enabled() {
+	os.Unsetenv("NOTIFY_SOCKET")
+	fmt.Println(ops.NewNotifier(hclog.NewNullLogger()).Enabled())
+	// Output: false
+}

@@ -12,6 +12,7 @@ package ops
 
 import (
 	"context"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,12 +28,20 @@ import (
 // goes on serving whatever its manager thinks. It is safe for concurrent
 // use.
 type Notifier struct {
-	log    hclog.Logger
-	failed sync.Once
+	log     hclog.Logger
+	enabled bool
+	failed  sync.Once
 }
 
 // NewNotifier returns a Notifier that logs its failure to log.
-func NewNotifier(log hclog.Logger) *Notifier { return &Notifier{log: log} }
+func NewNotifier(log hclog.Logger) *Notifier {
+	return &Notifier{log: log, enabled: os.Getenv("NOTIFY_SOCKET") != ""}
+}
+
+// Enabled reports whether a service manager listens (NOTIFY_SOCKET was
+// set when n was made): what is only ever told to it need not be worked
+// out otherwise.
+func (n *Notifier) Enabled() bool { return n.enabled }
 
 // Ready says that every listener serves: at start, and when a reload is
 // done (READY=1), with status as the unit's status line.
