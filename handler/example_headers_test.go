@@ -63,3 +63,17 @@ func ExampleHeaders_AddParams() {
 	// Output:
 	// "X-Options: max-age=\"5\"; secure\r\n\r\n"
 }
+
+// IsToken is the test a field name passes, in a CGI response as in a
+// request header.
+func ExampleIsToken() {
+	for _, name := range []string{"Content-Type", "X-Trace_ID", "Content Type", "Set-Cookie:", ""} {
+		fmt.Printf("%q %v\n", name, handler.IsToken(name))
+	}
+	// Output:
+	// "Content-Type" true
+	// "X-Trace_ID" true
+	// "Content Type" false
+	// "Set-Cookie:" false
+	// "" false
+}

@@ -414,7 +414,7 @@ func (s *serve) dispatch(env environ.Environ, body io.Reader) (redirect environ.
 	}()
 	headerTimer := time.AfterFunc(s.h.cfg.HeaderTimeout, func() { s.cancel(errHeaderTimeout) })
 	var resp *Response
-	if isNPH(call.Program) {
+	if IsNPH(call.Program) {
 		if raw, ok := s.w.(RawWriter); ok {
 			headerTimer.Stop()
 			s.passRaw(raw, out)
@@ -693,14 +693,10 @@ func (s *serve) logRequest(d time.Duration) {
 	}
 }
 
-func isNPH(program string) bool {
-	return strings.HasPrefix(filepath.Base(program), "nph-")
-}
-
 // IsNPH reports whether program is a non-parsed-header program, by the
 // convention the pipeline follows: its name begins with "nph-" (RFC 3875
 // §5).
-func IsNPH(program string) bool { return isNPH(program) }
+func IsNPH(program string) bool { return strings.HasPrefix(filepath.Base(program), "nph-") }
 
 // IsTimeout reports whether err, a Result's Err, says the request ran
 // past one of its timeouts (Config.Timeout, HeaderTimeout, IdleTimeout).

@@ -218,7 +218,7 @@ func (r *lineReader) problem(err error, line string) error {
 	if rule, ok := RuleOf(err); ok {
 		v.Rule = rule.ID
 	}
-	if name, _, ok := strings.Cut(line, ":"); ok && isToken(name) {
+	if name, _, ok := strings.Cut(line, ":"); ok && IsToken(name) {
 		v.Field = name
 	}
 	r.found = append(r.found, v)
@@ -380,7 +380,7 @@ func parseField(line string) (Field, error) {
 	if !ok {
 		return Field{}, ErrMalformedLine
 	}
-	if !isToken(name) {
+	if !IsToken(name) {
 		return Field{}, fmt.Errorf("%w: %q", ErrBadFieldName, name)
 	}
 	value = strings.Trim(value, " \t")
@@ -390,8 +390,9 @@ func parseField(line string) (Field, error) {
 	return Field{Name: name, Value: value}, nil
 }
 
-// isToken reports whether s is an RFC 9110 §5.6.2 token.
-func isToken(s string) bool {
+// IsToken reports whether s is an RFC 9110 §5.6.2 token, as a field name
+// must be: visible ASCII but the delimiters "(),/:;<=>?@[\]{}, no space.
+func IsToken(s string) bool {
 	if s == "" {
 		return false
 	}

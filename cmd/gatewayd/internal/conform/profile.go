@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"gatewayd/environ"
+	"gatewayd/handler"
 )
 
 // Profiles are the web servers whose requests check can play, in the order
@@ -47,7 +48,7 @@ func (r Request) header() (http.Header, error) {
 	h := http.Header{}
 	for _, line := range r.Header {
 		name, value, ok := strings.Cut(line, ":")
-		if !ok || name == "" || strings.TrimSpace(name) != name || !validName(name) {
+		if !ok || !handler.IsToken(name) {
 			return nil, fmt.Errorf(`--header %q: want "Name: value"`, line)
 		}
 		h.Add(textproto.CanonicalMIMEHeaderKey(name), strings.TrimSpace(value))
@@ -59,16 +60,6 @@ func (r Request) header() (http.Header, error) {
 		h.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	return h, nil
-}
-
-func validName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7F || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func (r Request) method() string {
