@@ -64,6 +64,27 @@ func (r *bulkRun) Read(p []byte) (int, error) {
 
 func (*bulkRun) Wait() handler.Exit { return handler.Exit{} }
 
+// bulkRequest sends one request with params and body to addr on a
+// connection of its own and returns how many response bytes came back.
+func bulkRequest(b *testing.B, addr string, params map[string]string, body io.Reader) int64 {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cc := NewClientConn(conn)
+	defer cc.Close()
+	params["SERVER_PROTOCOL"], params["SCRIPT_NAME"] = "HTTP/1.1", "/t"
+	req, err := cc.Do(params, body, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, req)
+	if end, endErr := req.End(); err != nil || endErr != nil || end.AppStatus != 0 {
+		b.Fatalf("%d bytes: %v %v %+v", n, err, endErr, end)
+	}
+	return n
+}
+
 // BenchmarkDownload moves a 64 MiB body from an in-process program
 // through the pipeline and the FastCGI server to a client over loopback
 // TCP: the server's output path alone.
@@ -73,20 +94,9 @@ func BenchmarkDownload(b *testing.B) {
 	b.SetBytes(size)
 	b.ResetTimer()
 	for range b.N {
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			b.Fatal(err)
+		if n := bulkRequest(b, addr, map[string]string{"REQUEST_METHOD": "GET"}, nil); n < size {
+			b.Fatalf("%d bytes, want %d", n, size)
 		}
-		cc := NewClientConn(conn)
-		req, err := cc.Do(map[string]string{"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1", "SCRIPT_NAME": "/t"}, nil, io.Discard)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n, err := io.Copy(io.Discard, req)
-		if _, endErr := req.End(); err != nil || endErr != nil || n < size {
-			b.Fatalf("%d bytes: %v %v", n, err, endErr)
-		}
-		cc.Close()
 	}
 }
 
@@ -100,20 +110,6 @@ func BenchmarkUpload(b *testing.B) {
 	b.SetBytes(size)
 	b.ResetTimer()
 	for range b.N {
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			b.Fatal(err)
-		}
-		cc := NewClientConn(conn)
-		req, err := cc.Do(map[string]string{"REQUEST_METHOD": "POST", "SERVER_PROTOCOL": "HTTP/1.1", "SCRIPT_NAME": "/t",
-			"CONTENT_LENGTH": strconv.Itoa(size)}, bytes.NewReader(body), io.Discard)
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, req)
-		if end, err := req.End(); err != nil || end.AppStatus != 0 {
-			b.Fatalf("%+v %v", end, err)
-		}
-		cc.Close()
+		bulkRequest(b, addr, map[string]string{"REQUEST_METHOD": "POST", "CONTENT_LENGTH": strconv.Itoa(size)}, bytes.NewReader(body))
 	}
 }
