@@ -45,7 +45,8 @@ type body struct {
 	end     error // io.EOF or why the body ends, after its data
 	dropped bool  // the reader has gone: writes are dropped
 
-	writerWaits bool // write waits for room in memory (waitRoom)
+	writerWaits bool        // write waits for room in memory (waitRoom)
+	wakeup      *time.Timer // waitRoom's, made at its first wait
 }
 
 // memWindow bounds the unread bytes of one request kept in memory.
@@ -118,20 +119,29 @@ func (b *body) write(p []byte) error {
 
 // waitRoom waits, for at most patience, until the memory window has room
 // for n more bytes, or the body is released or ended. b.mu is held.
+// A fast upload waits once a record, so the body keeps one timer for
+// all its waits.
 func (b *body) waitRoom(n int) {
-	expired := false
-	t := time.AfterFunc(patience, func() {
-		b.mu.Lock()
-		expired = true
-		b.ready.Broadcast()
-		b.mu.Unlock()
-	})
-	defer t.Stop()
+	deadline := time.Now().Add(patience)
+	if b.wakeup == nil {
+		b.wakeup = time.AfterFunc(patience, b.wake)
+	} else {
+		b.wakeup.Reset(patience)
+	}
 	b.writerWaits = true
-	for !expired && !b.dropped && b.end == nil && len(b.mem)-b.off+n > memWindow {
+	for time.Now().Before(deadline) && !b.dropped && b.end == nil && len(b.mem)-b.off+n > memWindow {
 		b.ready.Wait()
 	}
 	b.writerWaits = false
+	b.wakeup.Stop()
+}
+
+// wake ends waitRoom's wait at its deadline; one that comes late, for an
+// earlier wait, only makes waitRoom look at the clock again.
+func (b *body) wake() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.ready.Broadcast()
 }
 
 // spill appends p to the file, creating it on first use.
@@ -217,6 +227,9 @@ func (b *body) release() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.dropped = true
+	if b.wakeup != nil {
+		b.wakeup.Stop()
+	}
 	b.mem, b.off = nil, 0
 	if b.file != nil {
 		b.file.Close()
