@@ -474,7 +474,8 @@ func (p *run) stopOnCancel(ctx context.Context, grace time.Duration) {
 	}
 	// A child that had already exited (it crashed, and its output ended
 	// with it) ended by itself: what it left in its group is stopped all
-	// the same.
+	// the same. One still exiting — its output closes before the kernel
+	// makes it a zombie — is told apart by Wait, from its signal.
 	if done, _ := exited(pid); !done {
 		p.killed.Store(true)
 	}
@@ -534,12 +535,19 @@ func (p *run) Wait() handler.Exit {
 	}
 	var exitErr *exec.ExitError
 	switch {
-	case p.killed.Load():
+	case p.killed.Load() && !foreignSignal(ex.Signal):
 		ex.Err = errors.New("subprocess: stopped by the gateway")
 	case err != nil && !errors.As(err, &exitErr):
 		ex.Err = fmt.Errorf("subprocess: wait: %w", err)
 	}
 	return ex
+}
+
+// foreignSignal reports whether sig, a name from exitSignal, is one the
+// gateway does not send: a program it ended was a crash, whether or not a
+// stop had begun (a stop cannot change how a dying process dies).
+func foreignSignal(sig string) bool {
+	return sig != "" && sig != sigTerm.String() && sig != sigKill.String()
 }
 
 // relayStderr passes the child's stderr on through errLog.
