@@ -65,6 +65,9 @@ mount "/cgi-bin" {
 # git clone http://127.0.0.1:8000/git/project.git serves /srv/git/project.git.
 mount "/git" {
   program = ["/usr/lib/git-core/git-http-backend"]
+  # git reads a push to its end: a chunked one (git's default for a large
+  # push) goes to it as it arrives instead of being spooled to disk first.
+  stream_unknown_length = true
   env = {
     GIT_PROJECT_ROOT    = "/srv/git"
     GIT_HTTP_EXPORT_ALL = "1" # every repository, not only those with git-daemon-export-ok

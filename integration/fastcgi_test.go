@@ -215,7 +215,8 @@ func TestNginxFastCGIPathInfo(t *testing.T) {
 }
 
 // TestGitHTTPBackend clones and pushes a real repository through nginx →
-// gatewayd → git http-backend, with configs/nginx/git-http-backend.conf.
+// gatewayd → git http-backend, with configs/nginx/git-http-backend.conf
+// and the command line it gives: git's chunked pushes are streamed.
 func TestGitHTTPBackend(t *testing.T) {
 	git := requirePeer(t, "git")
 	backend := requirePeer(t, "/usr/lib/git-core/git-http-backend")
@@ -226,7 +227,7 @@ func TestGitHTTPBackend(t *testing.T) {
 	run(srv, "init", "-q", "--bare", "repo.git")
 	run(filepath.Join(srv, "repo.git"), "config", "http.receivepack", "true")
 
-	_, url := startGatewayd(t, "serve", "--fastcgi", "unix:"+filepath.Join(dir, "git.sock"), backend)
+	_, url := startGatewayd(t, "serve", "--fastcgi", "unix:"+filepath.Join(dir, "git.sock"), "--stream-unknown-length", backend)
 	sock := strings.TrimPrefix(url, "fastcgi+")
 	conf := configSnippet(t, dir, "nginx/git-http-backend.conf", "/srv/git", srv, "unix:/run/gatewayd/git.sock", sock)
 	port, _ := startNginx(t, "", "include "+conf+";")

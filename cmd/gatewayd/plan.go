@@ -68,6 +68,7 @@ func loadPlan(o serveOptions, program []string) (plan, config.Log, error) {
 		o.overrideLimits(&m.Limits)
 		mp := mountPlan{prefix: m.Prefix, handler: m.Handler(), what: "the demo app"}
 		mp.handler.Strict = o.strict
+		mp.handler.StreamUnknownLength = mp.handler.StreamUnknownLength || o.streamUnknown
 		mp.handler.NoAccessLog = !cfg.Log.Access
 		switch {
 		case m.Worker != nil:

@@ -35,6 +35,7 @@ type serveOptions struct {
 	fastcgiStderr bool
 	maxBody       int64
 	strict        bool
+	streamUnknown bool // --stream-unknown-length, for every mount
 	passAuth      bool
 	logLevel      string
 	logFormat     string
@@ -140,6 +141,8 @@ func addRequestFlags(f *pflag.FlagSet, o *serveOptions) {
 	f.DurationVar(&o.killGrace, "kill-grace", 0, "time between SIGTERM and SIGKILL for a program being stopped (default 2s)")
 	f.Int64Var(&o.maxBody, "max-body", 0, "largest request body in bytes; more gets 413 (default 1 GiB)")
 	f.BoolVar(&o.strict, "strict", false, "response violations are errors (500) instead of repaired and warned")
+	f.BoolVar(&o.streamUnknown, "stream-unknown-length", false,
+		"pass a body of unknown length (chunked) to the program as it arrives, without CONTENT_LENGTH, instead of spooling it first")
 	f.StringVar(&o.logLevel, "log-level", o.logLevel, "log `LEVEL`: trace, debug, info, warn, error")
 	f.StringVar(&o.logFormat, "log-format", o.logFormat, "log format: text or json")
 }

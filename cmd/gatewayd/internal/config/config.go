@@ -27,6 +27,7 @@
 //	mount "/git" {                    # one program for every request under the prefix
 //	  program = ["/usr/lib/git-core/git-http-backend"]
 //	  env     = { GIT_PROJECT_ROOT = "/srv/git", GIT_HTTP_EXPORT_ALL = "1" }
+//	  stream_unknown_length = true    # a chunked push is passed on as it comes
 //	}
 //	mount "/php" {                    # FastCGI workers gatewayd runs and keeps
 //	  root = "/srv/php"               # optional: the scripts the workers read
@@ -67,6 +68,7 @@
 //	limits.max_body       1GiB
 //	pass_env              PATH only
 //	shutdown_timeout      30s
+//	stream_unknown_length false
 //	worker.processes      the number of CPUs
 //	worker.max_requests   0: never recycle after a number of requests
 //	worker.max_rss        none: never recycle for memory
@@ -78,6 +80,17 @@
 // the top level or in the mount. A mount's environment is the top-level env
 // with the mount's env over it. A null value (timeout = null) is the same
 // as leaving the key out.
+//
+// A request body of unknown length (chunked, which nginx passes on
+// without CONTENT_LENGTH when request buffering is off) is spooled to a
+// temporary file up to max_body, so that the program gets the
+// CONTENT_LENGTH RFC 3875 §4.2 promises. A mount with
+// stream_unknown_length = true passes such a body to the program as it
+// arrives instead, without CONTENT_LENGTH: for programs that read their
+// input to its end, as git http-backend does, a large push then starts
+// at once instead of after the whole pack was written to disk. max_body
+// does not bound a streamed body: the program reads what it wants (bound
+// it in the web server, with nginx's client_max_body_size).
 //
 // A worker mount runs processes workers, each serving one request at a
 // time, instead of up to max_children programs; max_queue, queue_timeout
@@ -205,6 +218,10 @@ type Mount struct {
 	Env     map[string]string // the top-level env with the mount's env over it; never nil
 	PassEnv []string          // the top-level pass_env, PATH first
 	Limits  Limits            // the top-level limits with the mount's limits block over them
+	// StreamUnknownLength passes a request body of unknown length to the
+	// program as it arrives, without CONTENT_LENGTH, instead of spooling
+	// it first; default false.
+	StreamUnknownLength bool
 }
 
 // Worker is a worker block: the FastCGI application a worker mount runs,
@@ -230,6 +247,8 @@ func (m Mount) Handler() handler.Config {
 		HeaderTimeout: m.Limits.HeaderTimeout,
 		IdleTimeout:   m.Limits.IdleTimeout,
 		MaxBody:       m.Limits.MaxBody,
+
+		StreamUnknownLength: m.StreamUnknownLength,
 	}
 	if m.Root == "" && m.Worker == nil && m.FastCGI == "" && len(m.Program) > 0 {
 		c.Program = m.Program[0]

@@ -261,6 +261,9 @@ var brokenFiles = []struct {
 	{"bad access", "log {\n  access = \"sometimes\"\n}", []string{
 		`f.hcl:2:12: access: want true or false`,
 	}},
+	{"bad stream_unknown_length", "mount \"/\" {\n  root = \"@DIR@\"\n  stream_unknown_length = \"yes\"\n}", []string{
+		`f.hcl:3:27: stream_unknown_length: want true or false`,
+	}},
 
 	// The environment.
 	{"bad env name", `env = { "A=B" = "1" }`, []string{
@@ -489,6 +492,7 @@ mount "/cgi-bin" {
 }
 mount "/git" {
   program = ["@EXE@", "a", ""]
+  stream_unknown_length = true
   env = {
     A = "git"
     B = "only git"
@@ -535,6 +539,7 @@ mount "/git" {
 					Limits: with(func(l *Limits) {
 						l.Timeout, l.HeaderTimeout, l.IdleTimeout, l.MaxChildren, l.MaxQueue, l.MaxBody = 30e9, 1e9, 20e9, 2, 1, 1024
 					}),
+					StreamUnknownLength: true,
 				},
 			},
 		}},
@@ -816,9 +821,11 @@ func TestMountHandlerRunner(t *testing.T) {
 				Timeout: time.Second, HeaderTimeout: 2 * time.Second, IdleTimeout: 3 * time.Second, MaxBody: 8},
 		},
 		{
-			Mount{Prefix: "/git", Program: []string{"/bin/git", "http-backend"}, Env: env, PassEnv: []string{"PATH"}, Limits: l},
+			Mount{Prefix: "/git", Program: []string{"/bin/git", "http-backend"}, Env: env, PassEnv: []string{"PATH"}, Limits: l,
+				StreamUnknownLength: true},
 			handler.Config{Program: "/bin/git", Args: []string{"http-backend"}, Env: environ.Environ{"A": "1"}, PassEnv: []string{"PATH"},
-				Timeout: time.Second, HeaderTimeout: 2 * time.Second, IdleTimeout: 3 * time.Second, MaxBody: 8},
+				Timeout: time.Second, HeaderTimeout: 2 * time.Second, IdleTimeout: 3 * time.Second, MaxBody: 8,
+				StreamUnknownLength: true},
 		},
 		{
 			Mount{Prefix: "/app", Program: []string{"/bin/app"}, Env: env, PassEnv: []string{"PATH"}, Limits: l},

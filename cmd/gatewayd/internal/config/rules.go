@@ -236,6 +236,9 @@ func (p *parser) mount(m *mountSchema, c *Config, top limitsLayer) Mount {
 			m.Prefix, joinAnd(names))
 	}
 
+	if v, ok := p.boolean(m.StreamUnknownLength); ok {
+		mount.StreamUnknownLength = v
+	}
 	if root, ok := p.str(m.Root); ok && p.root(m.Root, root) {
 		mount.Root = filepath.Clean(root)
 	}

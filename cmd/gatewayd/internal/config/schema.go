@@ -58,6 +58,8 @@ type mountSchema struct {
 	Worker      *workerSchema  `hcl:"worker,block"`
 	Env         *hcl.Attribute `hcl:"env,optional"`
 	Limits      *limitsSchema  `hcl:"limits,block"`
+	// StreamUnknownLength passes a body of unknown length as it comes.
+	StreamUnknownLength *hcl.Attribute `hcl:"stream_unknown_length,optional"`
 }
 
 type workerSchema struct {
