@@ -126,6 +126,8 @@ type Runner struct {
 	starter Starter  // starts every child
 
 	halt     chan struct{} // closed by Stop: every child is stopped, no more start
+	haltCtx  context.Context
+	haltNow  context.CancelFunc // cancels haltCtx, as Stop closes halt
 	haltOnce sync.Once
 	stopMu   sync.Mutex // serialises Stop, which owns held
 	held     int        // slots Stop has taken for good
@@ -142,6 +144,7 @@ func New(cfg Config) *Runner {
 	// Opened once rather than by os/exec for every child; if it cannot be,
 	// os/exec opens it itself.
 	r.devNull, _ = os.Open(os.DevNull)
+	r.haltCtx, r.haltNow = context.WithCancel(context.Background())
 	return r
 }
 
@@ -180,7 +183,10 @@ var errStopped = errors.New("subprocess: stopping")
 // first, as it does when a client that stopped reading holds up a response;
 // its programs are still killed.
 func (r *Runner) Stop(ctx context.Context) error {
-	r.haltOnce.Do(func() { close(r.halt) })
+	r.haltOnce.Do(func() {
+		close(r.halt)
+		r.haltNow()
+	})
 	r.stopMu.Lock()
 	defer r.stopMu.Unlock()
 	// A slot comes back when its child has been reaped.
@@ -319,7 +325,9 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 			pump(stdinW, c.Body)
 		}()
 	}
-	go p.stopOnCancel(ctx, r.cfg.KillGrace)
+	// No goroutine waits for a stop: most requests never need one.
+	p.unwatchCtx = context.AfterFunc(ctx, func() { p.stop(false) })
+	p.unwatchHalt = context.AfterFunc(r.haltCtx, func() { p.stop(true) })
 	return p, nil
 }
 
@@ -338,8 +346,9 @@ func pump(w *os.File, body io.Reader) {
 var pumpBuffers = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
 // run is one running child. The pipeline reads stdout and then calls Wait;
-// relayStderr and stopOnCancel run beside it and end by themselves, and
-// checkLeftovers runs on a timer until Wait.
+// relayStderr runs beside it and ends by itself, stop runs when the
+// request's context ends or Stop is called, and checkLeftovers runs on a
+// timer until Wait.
 type run struct {
 	r      *Runner
 	cmd    *exec.Cmd
@@ -348,10 +357,13 @@ type run struct {
 	stderr *os.File // read by logStderr
 
 	exited  chan struct{} // closed once the child has exited; no signal is sent after it
-	stopped chan struct{} // closed when stopOnCancel returns
+	stopped chan struct{} // closed when a stop that began returns
 	logDone chan struct{} // closed when relayStderr returns
 	killed  atomic.Bool   // the context or Stop ended the child
 	halted  atomic.Bool   // Stop ended the child
+
+	unwatchCtx, unwatchHalt func() bool // from context.AfterFunc, for stop
+	stopping                atomic.Bool // a stop has begun
 
 	waitingSince atomic.Int64 // UnixNano since when a Read has waited for output, or 0 outside Read
 	ended        atomic.Bool  // checkLeftovers ended the output: Read returns what the pipe holds, then io.EOF
@@ -460,18 +472,23 @@ func (p *run) checkLeftovers() {
 	p.watch.Reset(grace)
 }
 
-// stopOnCancel stops the child's process group when ctx ends before the
-// child does, or Stop is called: SIGTERM, then SIGKILL after grace.
-func (p *run) stopOnCancel(ctx context.Context, grace time.Duration) {
+// stop stops the child's process group, when the request's context ends
+// before the child does or Stop is called (halt): SIGTERM, then SIGKILL
+// after KillGrace. Only the first call does anything.
+func (p *run) stop(halt bool) {
+	if !p.stopping.CompareAndSwap(false, true) {
+		return
+	}
 	defer close(p.stopped)
-	pid := p.cmd.Process.Pid
 	select {
 	case <-p.exited:
 		return
-	case <-ctx.Done():
-	case <-p.r.halt:
+	default:
+	}
+	if halt {
 		p.halted.Store(true)
 	}
+	pid := p.cmd.Process.Pid
 	// A child that had already exited (it crashed, and its output ended
 	// with it) ended by itself: what it left in its group is stopped all
 	// the same. One still exiting — its output closes before the kernel
@@ -480,12 +497,21 @@ func (p *run) stopOnCancel(ctx context.Context, grace time.Duration) {
 		p.killed.Store(true)
 	}
 	signalGroup(pid, sigTerm)
-	t := time.NewTimer(grace)
+	t := time.NewTimer(p.r.cfg.KillGrace)
 	defer t.Stop()
 	select {
 	case <-p.exited:
 	case <-t.C:
 		signalGroup(pid, sigKill)
+	}
+}
+
+// endStop keeps stop from beginning, or waits for the one that began to
+// return. exited is closed first, so a stop that began returns at once.
+func (p *run) endStop() {
+	ctxStopped, haltStopped := p.unwatchCtx(), p.unwatchHalt()
+	if !ctxStopped || !haltStopped {
+		<-p.stopped
 	}
 }
 
@@ -510,12 +536,12 @@ func (p *run) Wait() handler.Exit {
 		// can be signalled safely.
 		signalGroup(pid, sigKill)
 		close(p.exited)
-		<-p.stopped
+		p.endStop()
 	}
 	err := p.cmd.Wait()
 	if !zombie {
 		close(p.exited)
-		<-p.stopped
+		p.endStop()
 	}
 	p.stdout.Close()
 	p.r.release()
