@@ -60,7 +60,8 @@ type Call struct {
 	// request variables and gateway variables, already cleaned.
 	Env environ.Environ
 	// Body delivers exactly CONTENT_LENGTH bytes and then io.EOF; it is
-	// never nil.
+	// never nil. Where the front-end's body can write itself into a
+	// program's stdin, Body implements PipeBody.
 	Body io.Reader
 	// Program is the absolute path of the program to run; empty for apps
 	// that run in this process.

@@ -33,7 +33,7 @@ func (s *serve) prepareBody(body io.Reader) (in io.Reader, cleanup func(), err e
 			return http.NoBody, cleanup, nil
 		}
 		if !s.h.cfg.ReadBodyFirst {
-			return s.act.reader(io.LimitReader(body, n)), cleanup, nil
+			return s.act.pipedReader(body, n), cleanup, nil
 		}
 		in, got, cleanup, err := s.buffer(s.act.reader(io.LimitReader(body, n)))
 		if err != nil {
@@ -50,7 +50,7 @@ func (s *serve) prepareBody(body io.Reader) (in io.Reader, cleanup func(), err e
 		return http.NoBody, cleanup, nil
 	}
 	if s.h.cfg.StreamUnknownLength {
-		return s.act.reader(body), cleanup, nil
+		return s.act.pipedReader(body, -1), cleanup, nil
 	}
 	max := s.h.cfg.MaxBody
 	in, n, cleanup, err := s.buffer(s.act.reader(io.LimitReader(body, max+1)))

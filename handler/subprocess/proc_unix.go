@@ -99,3 +99,40 @@ func readAvailable(f *os.File, b []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// filePipe is the parent's end of a child's stdin pipe, as a handler.Pipe.
+type filePipe struct {
+	f  *os.File
+	rc syscall.RawConn
+}
+
+func newFilePipe(f *os.File) filePipe {
+	rc, _ := f.SyscallConn() // an *os.File always has one
+	return filePipe{f: f, rc: rc}
+}
+
+func (p filePipe) Write(b []byte) (int, error) { return p.f.Write(b) }
+
+// TryWrite makes one write to the non-blocking end (childPipe), never
+// waiting for room.
+func (p filePipe) TryWrite(b []byte) (int, error) {
+	var n int
+	var werr error
+	if err := p.rc.Write(func(fd uintptr) bool {
+		for {
+			n, werr = syscall.Write(int(fd), b)
+			if werr != syscall.EINTR {
+				return true
+			}
+		}
+	}); err != nil {
+		return 0, err
+	}
+	switch {
+	case werr == syscall.EAGAIN:
+		return 0, nil
+	case werr != nil:
+		return 0, os.NewSyscallError("write", werr)
+	}
+	return n, nil
+}

@@ -405,3 +405,13 @@ func childPipe(toChild, _ bool) (parent, child *os.File, err error) {
 	}
 	return r, w, nil
 }
+
+// filePipe is the parent's end of a child's stdin pipe, as a handler.Pipe.
+// Its pipes are blocking, so TryWrite never writes: the body's own
+// goroutine writes it all.
+type filePipe struct{ f *os.File }
+
+func newFilePipe(f *os.File) filePipe { return filePipe{f} }
+
+func (p filePipe) Write(b []byte) (int, error) { return p.f.Write(b) }
+func (filePipe) TryWrite([]byte) (int, error)  { return 0, nil }

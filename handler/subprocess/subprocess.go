@@ -332,8 +332,14 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 }
 
 // pump copies the request body to the child's stdin and closes it. A child
-// that exits without reading its body ends the copy with EPIPE.
+// that exits without reading its body ends the copy with EPIPE. A body
+// that can write itself into the pipe (handler.PipeBody) does.
 func pump(w *os.File, body io.Reader) {
+	if pb, ok := body.(handler.PipeBody); ok {
+		pb.PipeTo(newFilePipe(w))
+		w.Close()
+		return
+	}
 	bp := pumpBuffers.Get().(*[]byte)
 	io.CopyBuffer(struct{ io.Writer }{w}, body, *bp)
 	pumpBuffers.Put(bp)

@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"gatewayd/handler"
 )
 
 // body carries one request's STDIN (and a filter's DATA) from the
@@ -29,6 +31,12 @@ import (
 //
 // The read loop writes and closes; the request's goroutines read. All
 // fields are guarded by mu.
+//
+// A body piped into a program's stdin (PipeTo) skips most of that: while
+// nothing waits in memory and the pipe has room, write puts each record's
+// content straight into the pipe from the read loop, which is then the
+// only goroutine the upload wakes, and only what does not fit is kept for
+// PipeTo's goroutine to write.
 type body struct {
 	mu    sync.Mutex
 	ready sync.Cond // signalled when data, an end or a reader close arrives
@@ -47,6 +55,11 @@ type body struct {
 
 	writerWaits bool        // write waits for room in memory (waitRoom)
 	wakeup      *time.Timer // waitRoom's, made at its first wait
+
+	pipe    handler.Pipe // set by PipeTo: write tries it first
+	piping  bool         // PipeTo writes bytes it took out of the body: write must not pass them
+	pipeErr error        // the pipe failed: what comes is dropped
+	piped   int64        // bytes written to the pipe, both ways
 }
 
 // memWindow bounds the unread bytes of one request kept in memory.
@@ -84,6 +97,21 @@ func (b *body) write(p []byte) error {
 		p = p[:min(int64(len(p)), b.room)]
 		b.room -= int64(len(p))
 	}
+	if b.pipeErr != nil {
+		return nil // the program stopped reading: nothing can reach it
+	}
+	if b.pipe != nil && !b.piping && b.off == len(b.mem) && b.fw == b.fr && len(p) > 0 {
+		// Nothing is queued, so these bytes are next; TryWrite never waits,
+		// and PipeTo, which would take mu to write, waits for data.
+		n, err := b.pipe.TryWrite(p)
+		b.piped += int64(n)
+		if err != nil {
+			b.pipeErr = err
+			b.ready.Broadcast()
+			return nil
+		}
+		p = p[n:]
+	}
 	if len(p) == 0 {
 		return nil
 	}
@@ -95,7 +123,7 @@ func (b *body) write(p []byte) error {
 	}
 	if b.fw == b.fr && len(b.mem)-b.off+len(p) > memWindow {
 		b.waitRoom(len(p))
-		if b.dropped || b.end != nil {
+		if b.dropped || b.end != nil || b.pipeErr != nil {
 			return nil
 		}
 	}
@@ -129,7 +157,7 @@ func (b *body) waitRoom(n int) {
 		b.wakeup.Reset(patience)
 	}
 	b.writerWaits = true
-	for time.Now().Before(deadline) && !b.dropped && b.end == nil && len(b.mem)-b.off+n > memWindow {
+	for time.Now().Before(deadline) && !b.dropped && b.end == nil && b.pipeErr == nil && len(b.mem)-b.off+n > memWindow {
 		b.ready.Wait()
 	}
 	b.writerWaits = false
@@ -183,6 +211,53 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.readLocked(p)
+}
+
+// PipeTo implements handler.PipeBody: it writes the body into w in order,
+// write passing what it can straight in (see body), and returns at its
+// end: with a nil error after close(io.EOF), else with what ended it.
+func (b *body) PipeTo(w handler.Pipe) (int64, error) {
+	bp := pipeBuffers.Get().(*[]byte)
+	defer pipeBuffers.Put(bp)
+	buf := *bp
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.pipe = w
+	defer func() { b.pipe = nil }()
+	for {
+		if b.pipeErr != nil {
+			return b.piped, b.pipeErr
+		}
+		n, err := b.readLocked(buf)
+		if n > 0 {
+			b.piping = true
+			b.mu.Unlock()
+			m, werr := w.Write(buf[:n])
+			b.mu.Lock()
+			b.piping = false
+			b.piped += int64(m)
+			if werr != nil {
+				b.pipeErr = werr
+				b.ready.Broadcast() // a write waiting for room drops its bytes now
+				continue
+			}
+		}
+		switch {
+		case err == io.EOF:
+			return b.piped, nil
+		case err != nil:
+			return b.piped, err
+		}
+	}
+}
+
+// pipeBuffers are PipeTo's, 64 KiB: a quarter of the bulk pipe.
+var pipeBuffers = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// readLocked is Read with b.mu held, which it releases while it reads the
+// file.
+func (b *body) readLocked(p []byte) (int, error) {
 	for {
 		if b.dropped {
 			return 0, errRequestDone
@@ -217,6 +292,9 @@ func (b *body) Read(p []byte) (int, error) {
 		if b.end != nil {
 			return 0, b.end
 		}
+		if b.pipeErr != nil {
+			return 0, b.pipeErr
+		}
 		b.ready.Wait()
 	}
 }
@@ -240,4 +318,4 @@ func (b *body) release() {
 	b.ready.Broadcast()
 }
 
-var _ io.Reader = (*body)(nil)
+var _ handler.PipeBody = (*body)(nil)

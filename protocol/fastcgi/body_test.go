@@ -3,8 +3,11 @@ package fastcgi
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
+	"sync"
+	"syscall"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -168,5 +171,139 @@ func TestBodyWaitsForReader(t *testing.T) {
 	b.mu.Unlock()
 	if took := time.Since(start); !spilled || took < patience || took > 20*patience {
 		t.Errorf("with nobody reading: spilled %v after %v; want the file after about %v", spilled, took, patience)
+	}
+}
+
+// slowPipe is a handler.Pipe whose TryWrite takes at most room bytes at a
+// time, and neither it nor Write any while full is set.
+type slowPipe struct {
+	mu    sync.Mutex
+	roomy sync.Cond // signalled when full is cleared
+	got   bytes.Buffer
+	room  int
+	full  bool
+	tries int // TryWrites that passed bytes
+	err   error
+}
+
+func (p *slowPipe) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.full && p.err == nil {
+		p.roomy.Wait()
+	}
+	if p.err != nil {
+		return 0, p.err
+	}
+	return p.got.Write(b)
+}
+
+func (p *slowPipe) TryWrite(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return 0, p.err
+	}
+	if p.full {
+		return 0, nil
+	}
+	n := min(len(b), p.room)
+	if n > 0 {
+		p.tries++
+	}
+	return p.got.Write(b[:n])
+}
+
+func (p *slowPipe) set(full bool) {
+	p.mu.Lock()
+	p.full = full
+	p.roomy.Broadcast()
+	p.mu.Unlock()
+}
+
+// TestBodyPipeTo: a piped body reaches the pipe whole and in order, the
+// read loop passing what fits straight in and the rest going through
+// memory and the file, whichever way the pipe keeps up; PipeTo returns at
+// the end.
+func TestBodyPipeTo(t *testing.T) {
+	src := make([]byte, 2<<20)
+	for i := range src {
+		src[i] = byte(rand.IntN(256))
+	}
+	b := newBody(int64(len(src)), 1<<30, t.TempDir())
+	defer b.release()
+	pipe := &slowPipe{room: 5000}
+	pipe.roomy.L = &pipe.mu
+	done := make(chan error, 1)
+	go func() {
+		n, err := b.PipeTo(pipe)
+		if n != int64(len(src)) {
+			err = fmt.Errorf("PipeTo wrote %d bytes, want %d (%v)", n, len(src), err)
+		}
+		done <- err
+	}()
+	for { // until PipeTo waits for data
+		b.mu.Lock()
+		ready := b.pipe != nil
+		b.mu.Unlock()
+		if ready {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i, p := 0, src; len(p) > 0; i++ {
+		// The pipe is full for 20 records in 40: more than the memory
+		// window, so that the body goes to the file for a while.
+		pipe.set(i%40 >= 20)
+		n := min(len(p), 1+rand.IntN(maxContent))
+		if err := b.write(p[:n]); err != nil {
+			t.Fatal(err)
+		}
+		p = p[n:]
+	}
+	pipe.set(false)
+	b.close(io.EOF)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(pipe.got.Bytes(), src) {
+		t.Errorf("the pipe got %d bytes, not the %d written in order", pipe.got.Len(), len(src))
+	}
+	b.mu.Lock()
+	spilled := b.file != nil
+	b.mu.Unlock()
+	if pipe.tries == 0 || !spilled {
+		t.Errorf("%d writes went straight into the pipe, spilled %v; want both ways taken", pipe.tries, spilled)
+	}
+}
+
+// TestBodyPipeBroken: once the pipe fails (the program exited without
+// reading), PipeTo returns its error and what comes is dropped at once,
+// neither kept nor waited for.
+func TestBodyPipeBroken(t *testing.T) {
+	b := newBody(-1, 1<<30, t.TempDir())
+	defer b.release()
+	pipe := &slowPipe{err: syscall.EPIPE}
+	pipe.roomy.L = &pipe.mu
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.PipeTo(pipe)
+		done <- err
+	}()
+	b.write([]byte("first"))
+	if err := <-done; !errors.Is(err, syscall.EPIPE) {
+		t.Fatalf("PipeTo = %v, want EPIPE", err)
+	}
+	start := time.Now()
+	p := make([]byte, maxContent)
+	for range 2 * memWindow / maxContent {
+		b.write(p)
+	}
+	b.mu.Lock()
+	kept, spilled := len(b.mem)-b.off, b.file != nil
+	b.mu.Unlock()
+	if kept != 0 || spilled || time.Since(start) > patience {
+		t.Errorf("after the pipe broke: %d bytes kept, spilled %v, writes took %v; want all dropped at once",
+			kept, spilled, time.Since(start))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -808,5 +809,44 @@ touch "`+dir+`/finished"`)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "finished")); err != nil {
 		t.Errorf("the program did not finish once its output was read")
+	}
+}
+
+// TestPipedUpload: a body piped into a program arrives whole and in order,
+// whether the program keeps up or starts reading late (the body waits in
+// memory and a file meanwhile). One that exits without reading gets its
+// response through, the rest of its body is dropped, and the connection
+// goes on.
+func TestPipedUpload(t *testing.T) {
+	r := runner(t, subprocess.Config{})
+	body := make([]byte, 8<<20)
+	for i := range body {
+		body[i] = byte(i*7 + i>>13)
+	}
+	sum := sha256.Sum256(body)
+	want := hex.EncodeToString(sum[:])
+	for _, delay := range []string{"0", "0.5"} {
+		prog := script(t, `sleep `+delay+`
+printf 'Content-Type: text/plain\r\n\r\n'; sha256sum | cut -c1-64`)
+		addr, _ := serve(t, handler.Config{App: r, Program: prog}, Config{})
+		c := dial(t, addr)
+		go c.c.Write(bytes.Join([][]byte{begin(1, roleResponder, 0),
+			params(1, "REQUEST_METHOD", "POST", "CONTENT_LENGTH", fmt.Sprint(len(body))), stdin(1, string(body))}, nil))
+		if got := strings.TrimSpace(string(c.response(1).stdout)); !strings.HasSuffix(got, want) {
+			t.Errorf("program reading after %ss: response %q, want the body's SHA-256 %s", delay, got, want)
+		}
+	}
+
+	prog := script(t, `printf 'Content-Type: text/plain\r\n\r\nbye'`)
+	addr, _ := serve(t, handler.Config{App: r, Program: prog}, Config{})
+	c := dial(t, addr)
+	go c.c.Write(bytes.Join([][]byte{begin(1, roleResponder, flagKeepConn),
+		params(1, "REQUEST_METHOD", "POST", "CONTENT_LENGTH", fmt.Sprint(len(body))), stdin(1, string(body)),
+		get(2, flagKeepConn)}, nil))
+	if got := c.response(1).stdout; !bytes.HasSuffix(got, []byte("bye")) {
+		t.Errorf("program that reads nothing: response %q", got)
+	}
+	if got := c.response(2).stdout; !bytes.HasSuffix(got, []byte("bye")) {
+		t.Errorf("the next request on the connection: response %q", got)
 	}
 }
