@@ -919,7 +919,47 @@ func (s *stream) Write(p []byte) (int, error) {
 	}
 	s.c.wmu.Lock()
 	defer s.c.wmu.Unlock()
+	if len(p) >= directWrite {
+		return s.writeDirect(p)
+	}
 	return writeStream(s.c.bw, s.t, s.r.id, p)
+}
+
+// directWrite is the size from which a stream's write skips the
+// connection's buffer: its records go out in one writev, headers and
+// padding around the caller's bytes, which are not copied. A 64 KiB
+// download chunk spent more time copied into the buffer than written.
+const directWrite = 16 << 10
+
+// writeDirect writes p as records of the stream with one writev, after
+// what the connection's buffer holds. c.wmu is held.
+func (s *stream) writeDirect(p []byte) (int, error) {
+	if err := s.c.bw.Flush(); err != nil {
+		return 0, err
+	}
+	var heads [4][headerLen]byte
+	var backing [3 * len(heads)][]byte
+	n := 0
+	for n < len(p) {
+		bufs := net.Buffers(backing[:0])
+		start := n
+		for i := 0; i < len(heads) && n < len(p); i++ {
+			chunk := p[n:min(len(p), n+maxContent)]
+			var pad int
+			heads[i], pad = encodeHeader(s.t, s.r.id, len(chunk))
+			bufs = append(bufs, heads[i][:], chunk)
+			if pad > 0 {
+				bufs = append(bufs, padding[:pad])
+			}
+			n += len(chunk)
+		}
+		s.c.rwc.SetWriteDeadline(time.Now().Add(s.c.s.cfg.WriteTimeout))
+		if _, err := bufs.WriteTo(s.c.rwc); err != nil {
+			s.c.writeFailed(err)
+			return start, err
+		}
+	}
+	return n, nil
 }
 
 // flushPending writes what the stream holds back as one record.

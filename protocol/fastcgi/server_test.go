@@ -850,3 +850,69 @@ printf 'Content-Type: text/plain\r\n\r\n'; sha256sum | cut -c1-64`)
 		t.Errorf("the next request on the connection: response %q", got)
 	}
 }
+
+// TestStreamFraming: whatever the size of a write, small ones through the
+// connection's buffer and large ones in one writev around the caller's
+// bytes, a stream goes out as records of at most 65,535 bytes, each padded
+// to a multiple of 8 and in order.
+func TestStreamFraming(t *testing.T) {
+	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("unix", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	c := &conn{s: &Server{cfg: Config{WriteTimeout: 10 * time.Second}}, rwc: server}
+	c.bw = bufio.NewWriterSize(deadlineWriter{c}, maxRecord)
+	s := &stream{c: c, r: &request{id: 7}, t: typeStdout}
+
+	var want []byte
+	sizes := []int{1, directWrite - 1, 3, directWrite, maxContent, maxContent + 1, 5*maxContent + 17, 2}
+	for i, n := range sizes {
+		want = append(want, bytes.Repeat([]byte{byte('a' + i)}, n)...)
+	}
+	done := make(chan error, 1)
+	go func() {
+		at := 0
+		for _, n := range sizes {
+			if m, err := s.Write(want[at : at+n]); m != n || err != nil {
+				done <- fmt.Errorf("Write of %d bytes = %d, %v", n, m, err)
+				return
+			}
+			at += n
+		}
+		c.wmu.Lock()
+		defer c.wmu.Unlock()
+		done <- c.bw.Flush()
+	}()
+
+	br := bufio.NewReader(client)
+	buf := make([]byte, maxRecord)
+	var got []byte
+	for len(got) < len(want) {
+		client.SetReadDeadline(time.Now().Add(10 * time.Second))
+		h, content, err := readRecord(br, buf)
+		if err != nil {
+			t.Fatalf("after %d of %d bytes: %v", len(got), len(want), err)
+		}
+		if h.Type != typeStdout || h.ID != 7 || (int(h.ContentLength)+int(h.PaddingLength))%8 != 0 {
+			t.Fatalf("record %+v: want STDOUT of request 7, padded to a multiple of 8", h)
+		}
+		got = append(got, content...)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("the records carry %d bytes, not the %d written in order", len(got), len(want))
+	}
+}
