@@ -5,6 +5,7 @@ package fastcgi
 // logging, nothing about requests.
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -108,6 +109,24 @@ func readRecord(r io.Reader, buf []byte) (header, []byte, error) {
 		return h, nil, err
 	}
 	return h, buf[:h.ContentLength], nil
+}
+
+// nextRecord reads the next record as readRecord does, except that when
+// br already holds all of it, content is br's own bytes rather than a copy
+// in buf: they are valid until br is next used, and consumed is how many
+// bytes the caller must then Discard. Otherwise consumed is 0.
+func nextRecord(br *bufio.Reader, buf []byte) (h header, content []byte, consumed int, err error) {
+	if br.Buffered() >= headerLen {
+		b, _ := br.Peek(headerLen)
+		h = parseHeader(b)
+		n := headerLen + int(h.ContentLength) + int(h.PaddingLength)
+		if h.Version == version1 && br.Buffered() >= n {
+			b, _ = br.Peek(n)
+			return h, b[headerLen : headerLen+int(h.ContentLength)], n, nil
+		}
+	}
+	h, content, err = readRecord(br, buf)
+	return h, content, 0, err
 }
 
 // parseHeader decodes the record header at the front of b, which must hold

@@ -175,6 +175,14 @@ func FuzzReadRecord(f *testing.F) {
 		if len(content) != int(h.ContentLength) || h.Version != version1 {
 			t.Fatalf("readRecord = %+v with %d content bytes", h, len(content))
 		}
+		// The read loop's nextRecord reads the same record, whether br
+		// holds all of it or not.
+		for _, size := range []int{16, len(data) + 16} {
+			h3, c3, _, err := nextRecord(bufio.NewReaderSize(bytes.NewReader(data), size), make([]byte, maxRecord))
+			if err != nil || h3 != h || !bytes.Equal(c3, content) {
+				t.Fatalf("nextRecord with a %d-byte buffer = %+v % x %v, want %+v % x", size, h3, c3, err, h, content)
+			}
+		}
 		// What was read writes back as the same header and content.
 		again := appendRecord(nil, h.Type, h.ID, content)
 		h2, c2, err := readRecord(bytes.NewReader(again), buf)

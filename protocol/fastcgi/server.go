@@ -539,8 +539,11 @@ func (c *conn) readLoop() error {
 		br.Reset(nil)
 		connReaders.Put(br)
 	}()
+	consumed := 0 // bytes of the last record still in br, its content handed out uncopied
 	for {
-		h, content, err := readRecord(br, buf)
+		br.Discard(consumed)
+		h, content, n, err := nextRecord(br, buf)
+		consumed = n
 		if err != nil {
 			if errors.Is(err, errVersion) {
 				return &connError{err} // FastCGI §8: nothing after it can be framed
