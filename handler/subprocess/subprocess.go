@@ -125,18 +125,16 @@ type Runner struct {
 	devNull *os.File // the stdin of children without a body, opened once
 	starter Starter  // starts every child
 
-	halt     chan struct{} // closed by Stop: every child is stopped, no more start
-	haltCtx  context.Context
-	haltNow  context.CancelFunc // cancels haltCtx, as Stop closes halt
-	haltOnce sync.Once
-	stopMu   sync.Mutex // serialises Stop, which owns held
-	held     int        // slots Stop has taken for good
+	halt    context.Context    // done once Stop was called: every child is stopped, no more start
+	haltNow context.CancelFunc // ends halt
+	stopMu  sync.Mutex         // serialises Stop, which owns held
+	held    int                // slots Stop has taken for good
 }
 
 // New returns a Runner with the given configuration.
 func New(cfg Config) *Runner {
 	cfg = cfg.withDefaults()
-	r := &Runner{cfg: cfg, slots: make(chan struct{}, cfg.MaxChildren), halt: make(chan struct{}),
+	r := &Runner{cfg: cfg, slots: make(chan struct{}, cfg.MaxChildren),
 		queue: queue.Queue{Max: cfg.MaxQueue, Timeout: cfg.QueueTimeout, What: "slot"}}
 	for range cfg.MaxChildren {
 		r.slots <- struct{}{}
@@ -144,7 +142,7 @@ func New(cfg Config) *Runner {
 	// Opened once rather than by os/exec for every child; if it cannot be,
 	// os/exec opens it itself.
 	r.devNull, _ = os.Open(os.DevNull)
-	r.haltCtx, r.haltNow = context.WithCancel(context.Background())
+	r.halt, r.haltNow = context.WithCancel(context.Background())
 	return r
 }
 
@@ -183,10 +181,7 @@ var errStopped = errors.New("subprocess: stopping")
 // first, as it does when a client that stopped reading holds up a response;
 // its programs are still killed.
 func (r *Runner) Stop(ctx context.Context) error {
-	r.haltOnce.Do(func() {
-		close(r.halt)
-		r.haltNow()
-	})
+	r.haltNow()
 	r.stopMu.Lock()
 	defer r.stopMu.Unlock()
 	// A slot comes back when its child has been reaped.
@@ -204,7 +199,7 @@ func (r *Runner) Stop(ctx context.Context) error {
 // stopping reports whether Stop was called.
 func (r *Runner) stopping() bool {
 	select {
-	case <-r.halt:
+	case <-r.halt.Done():
 		return true
 	default:
 		return false
@@ -213,7 +208,7 @@ func (r *Runner) stopping() bool {
 
 // acquire takes a child slot, waiting in the queue if all are taken.
 func (r *Runner) acquire(ctx context.Context) error {
-	_, err := queue.Take(ctx, &r.queue, r.slots, r.halt, errStopped, nil)
+	_, err := queue.Take(ctx, &r.queue, r.slots, r.halt.Done(), errStopped, nil)
 	return err
 }
 
@@ -327,7 +322,7 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 	}
 	// No goroutine waits for a stop: most requests never need one.
 	p.unwatchCtx = context.AfterFunc(ctx, func() { p.stop(false) })
-	p.unwatchHalt = context.AfterFunc(r.haltCtx, func() { p.stop(true) })
+	p.unwatchHalt = context.AfterFunc(r.halt, func() { p.stop(true) })
 	return p, nil
 }
 
