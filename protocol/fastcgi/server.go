@@ -401,6 +401,17 @@ func (w deadlineWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// writeBuffers is Write for several slices at once, with one writev where
+// the connection has it.
+func (w deadlineWriter) writeBuffers(b net.Buffers) error {
+	w.c.rwc.SetWriteDeadline(time.Now().Add(w.c.s.cfg.WriteTimeout))
+	_, err := b.WriteTo(w.c.rwc)
+	if err != nil {
+		w.c.writeFailed(err)
+	}
+	return err
+}
+
 // writeFailed closes the connection after a failed write, unless it is
 // already being closed: then the write failed because its side is shut.
 func (c *conn) writeFailed(err error) {
@@ -940,29 +951,21 @@ func (s *stream) writeDirect(p []byte) (int, error) {
 	if err := s.c.bw.Flush(); err != nil {
 		return 0, err
 	}
-	var heads [4][headerLen]byte
-	var backing [3 * len(heads)][]byte
-	n := 0
-	for n < len(p) {
-		bufs := net.Buffers(backing[:0])
-		start := n
-		for i := 0; i < len(heads) && n < len(p); i++ {
-			chunk := p[n:min(len(p), n+maxContent)]
-			var pad int
-			heads[i], pad = encodeHeader(s.t, s.r.id, len(chunk))
-			bufs = append(bufs, heads[i][:], chunk)
-			if pad > 0 {
-				bufs = append(bufs, padding[:pad])
-			}
-			n += len(chunk)
-		}
-		s.c.rwc.SetWriteDeadline(time.Now().Add(s.c.s.cfg.WriteTimeout))
-		if _, err := bufs.WriteTo(s.c.rwc); err != nil {
-			s.c.writeFailed(err)
-			return start, err
-		}
+	var bufs gather
+	writeStream(&bufs, s.t, s.r.id, p) // frames p, never fails
+	if err := (deadlineWriter{s.c}).writeBuffers(net.Buffers(bufs)); err != nil {
+		return 0, err
 	}
-	return n, nil
+	return len(p), nil
+}
+
+// gather collects the slices written to it, without copying them, for
+// one writev.
+type gather net.Buffers
+
+func (g *gather) Write(p []byte) (int, error) {
+	*g = append(*g, p)
+	return len(p), nil
 }
 
 // flushPending writes what the stream holds back as one record.
