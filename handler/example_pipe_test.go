@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"gatewayd/environ"
 	"gatewayd/handler"
@@ -13,15 +14,17 @@ import (
 
 // sender is a front-end's body that can write itself into a pipe: it
 // offers each piece to TryWrite first, as a connection's read loop does,
-// and waits in Write only for what did not fit.
+// and waits in Write only for what did not fit. Pieces come pause apart.
 type sender struct {
 	io.Reader
 	pieces []string
+	pause  time.Duration
 }
 
 func (s *sender) PipeTo(p handler.Pipe) (int64, error) {
 	var total int64
 	for _, piece := range s.pieces {
+		time.Sleep(s.pause)
 		n, err := p.TryWrite([]byte(piece))
 		if err == nil && n < len(piece) {
 			var m int
