@@ -42,7 +42,14 @@ func (s *sender) PipeTo(p handler.Pipe) (int64, error) {
 // smallPipe takes three bytes at a time without waiting.
 type smallPipe struct{ bytes.Buffer }
 
-func (p *smallPipe) TryWrite(b []byte) (int, error) { return p.Write(b[:min(len(b), 3)]) }
+func (p *smallPipe) TryWrite(v ...[]byte) (int, error) {
+	n := 0
+	for _, b := range v {
+		m, _ := p.Write(b[:min(len(b), 3-n)])
+		n += m
+	}
+	return n, nil
+}
 
 // pipeApp pipes the body into a smallPipe and answers with what it got.
 type pipeApp struct{}

@@ -7,9 +7,11 @@ import "io"
 type Pipe interface {
 	// Write writes all of p, waiting for room as long as it takes.
 	Write(p []byte) (int, error)
-	// TryWrite writes what of p fits now, without waiting: 0 and nil
-	// when nothing does.
-	TryWrite(p []byte) (int, error)
+	// TryWrite writes what fits now of the bytes of v, taken in order as
+	// one stream, without waiting, and returns how many it wrote: 0 and
+	// nil when nothing fits. It may write less than would fit, e.g. only
+	// so many of v's slices at a time. It does not modify v.
+	TryWrite(v ...[]byte) (int, error)
 }
 
 // A PipeBody is a request body that can write itself into a program's
@@ -66,18 +68,35 @@ type boundPipe struct {
 	p    Pipe
 	left int64
 	a    *activity
+	cut  [][]byte // TryWrite's copy of a v that goes past left
 }
 
 func (b *boundPipe) Write(p []byte) (int, error) {
 	q := b.bound(p)
 	n, err := b.p.Write(q)
-	return b.wrote(len(p), q, n), err
+	return b.wrote(len(p), len(q), n), err
 }
 
-func (b *boundPipe) TryWrite(p []byte) (int, error) {
-	q := b.bound(p)
-	n, err := b.p.TryWrite(q)
-	return b.wrote(len(p), q, n), err
+func (b *boundPipe) TryWrite(v ...[]byte) (int, error) {
+	size := 0
+	for _, p := range v {
+		size += len(p)
+	}
+	passed := size
+	if b.left >= 0 && int64(size) > b.left {
+		// Only the first left bytes are passed on: v up to the slice
+		// they end in, itself cut there.
+		b.cut, passed = b.cut[:0], int(b.left)
+		for rest := passed; rest > 0; {
+			p := v[len(b.cut)]
+			p = p[:min(len(p), rest)]
+			b.cut = append(b.cut, p)
+			rest -= len(p)
+		}
+		v = b.cut
+	}
+	n, err := b.p.TryWrite(v...)
+	return b.wrote(size, passed, n), err
 }
 
 // bound is the part of p still to be passed on.
@@ -88,17 +107,17 @@ func (b *boundPipe) bound(p []byte) []byte {
 	return p
 }
 
-// wrote accounts for n of the bytes q of a write of size bytes, and
+// wrote accounts for n of the passed bytes of a write of size bytes, and
 // returns how many of them count as written: the dropped rest counts once
 // everything passed on is.
-func (b *boundPipe) wrote(size int, q []byte, n int) int {
+func (b *boundPipe) wrote(size, passed, n int) int {
 	if n > 0 {
 		b.a.touch()
 	}
 	if b.left >= 0 {
 		b.left -= int64(n)
 	}
-	if n == len(q) {
+	if n == passed {
 		return size
 	}
 	return n

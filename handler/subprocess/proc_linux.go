@@ -131,3 +131,35 @@ func growPipe(fd int) {
 	const fSetPipeSz = 1031 // F_SETPIPE_SZ
 	syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), fSetPipeSz, bulkPipeSize)
 }
+
+// maxVec bounds the slices writeVec passes in one writev: the FastCGI read
+// loop hands over the records it holds at once, a few dozen at most.
+const maxVec = 32
+
+// writeVec writes as much of v as one writev(2) to fd takes: at most
+// maxVec of its slices, and what fits of them when fd is non-blocking.
+// An upload arriving in nginx's 8 KiB records costs one system call, one
+// take of the pipe's lock and one wake-up of the program for several
+// records instead of one each.
+func writeVec(fd int, v [][]byte) (int, error) {
+	var iov [maxVec]syscall.Iovec
+	k := 0
+	for _, b := range v {
+		if k == len(iov) {
+			break
+		}
+		if len(b) > 0 {
+			iov[k].Base = &b[0]
+			iov[k].SetLen(len(b))
+			k++
+		}
+	}
+	if k == 0 {
+		return 0, nil
+	}
+	n, _, e := syscall.Syscall(syscall.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(k))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}

@@ -113,14 +113,15 @@ func newFilePipe(f *os.File) filePipe {
 
 func (p filePipe) Write(b []byte) (int, error) { return p.f.Write(b) }
 
-// TryWrite makes one write to the non-blocking end (childPipe), never
-// waiting for room.
-func (p filePipe) TryWrite(b []byte) (int, error) {
+// TryWrite makes one write to the non-blocking end (childPipe) of as
+// many of v's slices as writev takes here (writeVec), never waiting for
+// room.
+func (p filePipe) TryWrite(v ...[]byte) (int, error) {
 	var n int
 	var werr error
 	if err := p.rc.Write(func(fd uintptr) bool {
 		for {
-			n, werr = syscall.Write(int(fd), b)
+			n, werr = writeVec(int(fd), v)
 			if werr != syscall.EINTR {
 				return true
 			}

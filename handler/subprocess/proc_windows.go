@@ -413,5 +413,5 @@ type filePipe struct{ f *os.File }
 
 func newFilePipe(f *os.File) filePipe { return filePipe{f} }
 
-func (p filePipe) Write(b []byte) (int, error) { return p.f.Write(b) }
-func (filePipe) TryWrite([]byte) (int, error)  { return 0, nil }
+func (p filePipe) Write(b []byte) (int, error)   { return p.f.Write(b) }
+func (filePipe) TryWrite(...[]byte) (int, error) { return 0, nil }

@@ -33,10 +33,13 @@ import (
 // fields are guarded by mu.
 //
 // A body piped into a program's stdin (PipeTo) skips most of that: while
-// nothing waits in memory and the pipe has room, write puts each record's
-// content straight into the pipe from the read loop, which is then the
+// nothing waits in memory and the pipe has room, write puts the records'
+// contents straight into the pipe from the read loop, which is then the
 // only goroutine the upload wakes, and only what does not fit is kept for
-// PipeTo's goroutine to write.
+// PipeTo's goroutine to write. The read loop hands over every record of
+// the body it has read at once, in one writev: through nginx's 8 KiB
+// records that took a 64 MiB upload from about 890 to about 1,110 MB/s
+// and cut this process's CPU per MiB by a sixth (BenchmarkPipedUpload).
 type body struct {
 	mu    sync.Mutex
 	ready sync.Cond // signalled when data, an end or a reader close arrives
@@ -84,35 +87,62 @@ func newBody(length, max int64, dir string) *body {
 	return b
 }
 
-// write queues p for the reader, waiting at most patience for room in
-// memory (see body); it returns an error only when the body could not be
-// kept, which ends the body with that error.
-func (b *body) write(p []byte) error {
+// write queues the bytes of v, in order, for the reader, waiting at most
+// patience for room in memory (see body); it returns an error only when
+// the body could not be kept, which ends the body with that error. The
+// read loop passes the contents of all the records of the body it holds
+// at once, so that they go into the pipe in one write; write may reslice
+// v's elements.
+func (b *body) write(v ...[]byte) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.dropped || b.end != nil {
 		return nil
 	}
+	size := 0
+	for i, p := range v {
+		if b.room >= 0 && int64(size+len(p)) >= b.room {
+			v[i], v = p[:b.room-int64(size)], v[:i+1] // bytes past the declared length are dropped
+			size = int(b.room)
+			break
+		}
+		size += len(p)
+	}
 	if b.room >= 0 {
-		p = p[:min(int64(len(p)), b.room)]
-		b.room -= int64(len(p))
+		b.room -= int64(size)
 	}
 	if b.pipeErr != nil {
 		return nil // the program stopped reading: nothing can reach it
 	}
-	if b.pipe != nil && !b.piping && b.off == len(b.mem) && b.fw == b.fr && len(p) > 0 {
+	if b.pipe != nil && !b.piping && b.off == len(b.mem) && b.fw == b.fr && size > 0 {
 		// Nothing is queued, so these bytes are next; TryWrite never waits,
 		// and PipeTo, which would take mu to write, waits for data.
-		n, err := b.pipe.TryWrite(p)
+		n, err := b.pipe.TryWrite(v...)
 		b.piped += int64(n)
 		if err != nil {
 			b.pipeErr = err
 			b.ready.Broadcast()
 			return nil
 		}
-		p = p[n:]
+		for len(v) > 0 && n >= len(v[0]) {
+			n -= len(v[0])
+			v = v[1:]
+		}
+		if len(v) > 0 {
+			v[0] = v[0][n:]
+		}
 	}
-	if len(p) == 0 {
+	for _, p := range v {
+		if err := b.queue(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queue keeps p for the reader, in memory or in the file. b.mu is held.
+func (b *body) queue(p []byte) error {
+	if len(p) == 0 || b.dropped || b.end != nil || b.pipeErr != nil {
 		return nil
 	}
 	unread := int64(len(b.mem)-b.off) + b.fw - b.fr

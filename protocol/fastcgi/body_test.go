@@ -86,6 +86,13 @@ func TestBodyBounds(t *testing.T) {
 		t.Errorf("declared 5: ReadAll = %q, %v; want \"abcde\"", got, err)
 	}
 
+	b = newBody(7, 100, t.TempDir())
+	b.write([]byte("ab"), []byte("cde"), []byte("fgh"), []byte("ij"))
+	b.close(io.EOF)
+	if got, err := io.ReadAll(b); string(got) != "abcdefg" || err != nil {
+		t.Errorf("declared 7, records given at once: ReadAll = %q, %v; want \"abcdefg\"", got, err)
+	}
+
 	b = newBody(-1, 4, t.TempDir())
 	b.write([]byte("abc"))
 	if err := b.write([]byte("de")); !errors.Is(err, errBodyOverLimit) {
@@ -198,7 +205,8 @@ func (p *slowPipe) Write(b []byte) (int, error) {
 	return p.got.Write(b)
 }
 
-func (p *slowPipe) TryWrite(b []byte) (int, error) {
+func (p *slowPipe) TryWrite(v ...[]byte) (int, error) {
+	b := bytes.Join(v, nil)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err != nil {
@@ -252,14 +260,18 @@ func TestBodyPipeTo(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	for i, p := 0, src; len(p) > 0; i++ {
-		// The pipe is full for 20 records in 40: more than the memory
-		// window, so that the body goes to the file for a while.
+		// The pipe is full for 20 writes in 40: more than the memory
+		// window, so that the body goes to the file for a while. A write
+		// holds one to four records, as the read loop passes them on.
 		pipe.set(i%40 >= 20)
-		n := min(len(p), 1+rand.IntN(maxContent))
-		if err := b.write(p[:n]); err != nil {
+		var v [][]byte
+		for range 1 + rand.IntN(4) {
+			n := min(len(p), 1+rand.IntN(maxContent/2))
+			v, p = append(v, p[:n]), p[n:]
+		}
+		if err := b.write(v...); err != nil {
 			t.Fatal(err)
 		}
-		p = p[n:]
 	}
 	pipe.set(false)
 	b.close(io.EOF)

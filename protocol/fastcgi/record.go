@@ -129,6 +129,32 @@ func nextRecord(br *bufio.Reader, buf []byte) (h header, content []byte, consume
 	return h, content, 0, err
 }
 
+// maxStreamRecords bounds the records appendStream gathers: as many as
+// one writev into a pipe takes.
+const maxStreamRecords = 32
+
+// appendStream appends to v the contents of the records that follow,
+// whole, in br's buffer after its first skip bytes and continue h's stream:
+// non-empty records of h's type for h's request, up to maxStreamRecords in
+// all. It returns v and the bytes those records span, for the caller to
+// Discard; like nextRecord's, the contents are br's own bytes. It stops at
+// anything else, which the caller then reads as the next record.
+func appendStream(v [][]byte, br *bufio.Reader, skip int, h header) ([][]byte, int) {
+	b, _ := br.Peek(br.Buffered())
+	b = b[skip:]
+	span := 0
+	for len(v) < maxStreamRecords && len(b) >= headerLen {
+		g := parseHeader(b)
+		n := headerLen + int(g.ContentLength) + int(g.PaddingLength)
+		if g.Version != version1 || g.Type != h.Type || g.ID != h.ID || g.ContentLength == 0 || len(b) < n {
+			break
+		}
+		v = append(v, b[headerLen:headerLen+int(g.ContentLength)])
+		b, span = b[n:], span+n
+	}
+	return v, span
+}
+
 // parseHeader decodes the record header at the front of b, which must hold
 // headerLen bytes.
 func parseHeader(b []byte) header {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -285,5 +286,65 @@ func TestRecordOneWrite(t *testing.T) {
 		}
 		bw.Reset(nil)
 		connWriters.Put(bw)
+	}
+}
+
+// TestAppendStream: the read loop passes on at once only the records that
+// continue the stream it read, whole and in order, and leaves anything
+// else, down to a record not all here yet, for the next read.
+func TestAppendStream(t *testing.T) {
+	rec := func(tp recType, id uint16, s string) []byte { return appendRecord(nil, tp, id, []byte(s)) }
+	many := bytes.Repeat(rec(typeStdin, 1, "x"), maxStreamRecords+5)
+	tests := []struct {
+		name string
+		in   []byte // after the record read, STDIN "first" of request 1
+		want []string
+		rest int  // records after them that are still whole in the buffer
+		bad  bool // and then a record of another version
+	}{
+		{"nothing more", nil, nil, 0, false},
+		{"more of the stream", bytes.Join([][]byte{rec(typeStdin, 1, "ab"), rec(typeStdin, 1, "cdefghijk")}, nil), []string{"ab", "cdefghijk"}, 0, false},
+		{"another request's", bytes.Join([][]byte{rec(typeStdin, 1, "ab"), rec(typeStdin, 2, "zz"), rec(typeStdin, 1, "cd")}, nil), []string{"ab"}, 2, false},
+		{"another type", bytes.Join([][]byte{rec(typeData, 1, "dd"), rec(typeStdin, 1, "cd")}, nil), []string{}, 2, false},
+		{"the stream's end", bytes.Join([][]byte{rec(typeStdin, 1, "ab"), rec(typeStdin, 1, ""), rec(typeStdin, 1, "cd")}, nil), []string{"ab"}, 2, false},
+		{"a record cut short", append(rec(typeStdin, 1, "ab"), rec(typeStdin, 1, "cdefghijk")[:12]...), []string{"ab"}, 0, false},
+		{"a header cut short", append(rec(typeStdin, 1, "ab"), 1, 5, 0), []string{"ab"}, 0, false},
+		{"another version", append(rec(typeStdin, 1, "ab"), unhex("02 05 00 01 00 02 00 00 63 64")...), []string{"ab"}, 0, true},
+		{"past the bound", many, slices.Repeat([]string{"x"}, maxStreamRecords-1), 6, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wire := append(rec(typeStdin, 1, "first"), tt.in...)
+			br := bufio.NewReaderSize(bytes.NewReader(wire), 64<<10)
+			h, content, n, err := nextRecord(br, make([]byte, maxRecord))
+			if err != nil || string(content) != "first" {
+				t.Fatalf("nextRecord = %q, %v", content, err)
+			}
+			v, span := appendStream([][]byte{content}, br, n, h)
+			var got []string
+			for _, p := range v[1:] {
+				got = append(got, string(p))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("passed on %q with the first record, want %q", got, tt.want)
+			}
+			// What the loop reads next is the first record not passed on.
+			br.Discard(n + span)
+			left := 0
+			for {
+				_, _, m, err := nextRecord(br, make([]byte, maxRecord))
+				if err != nil || m == 0 {
+					if tt.bad != errors.Is(err, errVersion) {
+						t.Errorf("after the whole records, %v", err)
+					}
+					break
+				}
+				br.Discard(m)
+				left++
+			}
+			if left != tt.rest {
+				t.Errorf("%d whole records left for the next reads, want %d", left, tt.rest)
+			}
+		})
 	}
 }

@@ -357,8 +357,9 @@ type conn struct {
 	bw  *bufio.Writer // writes through deadlineWriter to rwc
 
 	// Owned by the read loop.
-	params int // PARAMS bytes held by the requests not started yet
-	begun  int // BEGIN_REQUESTs accepted
+	params   int      // PARAMS bytes held by the requests not started yet
+	begun    int      // BEGIN_REQUESTs accepted
+	contents [][]byte // the stream records' contents passed on at once
 
 	draining atomic.Bool // closeAfter has begun: the read loop drops what comes
 
@@ -550,7 +551,7 @@ func (c *conn) readLoop() error {
 		br.Reset(nil)
 		connReaders.Put(br)
 	}()
-	consumed := 0 // bytes of the last record still in br, its content handed out uncopied
+	consumed := 0 // bytes of the last records still in br, their contents handed out uncopied
 	for {
 		br.Discard(consumed)
 		h, content, n, err := nextRecord(br, buf)
@@ -566,6 +567,20 @@ func (c *conn) readLoop() error {
 		}
 		if h.ID == 0 {
 			if err := c.management(h, content); err != nil {
+				return err
+			}
+			continue
+		}
+		if h.Type == typeStdin || h.Type == typeData {
+			// The records of this stream that follow in br go to the
+			// program with this one, in one write.
+			c.contents = append(c.contents[:0], content)
+			if len(content) > 0 {
+				var span int
+				c.contents, span = appendStream(c.contents, br, n, h)
+				consumed += span
+			}
+			if err := c.stream(h, c.contents); err != nil {
 				return err
 			}
 			continue
@@ -629,25 +644,6 @@ func (c *conn) record(h header, content []byte) error {
 			return nil
 		}
 		return c.start(r)
-	case typeStdin, typeData:
-		if !r.started {
-			return connErrorf("%v before the end of request %d's parameters", h.Type, h.ID)
-		}
-		if h.Type == typeData && r.role != roleFilter {
-			return nil
-		}
-		if r.body == nil {
-			return nil
-		}
-		if len(content) == 0 {
-			// The body ends with STDIN's end, or with DATA's for a filter.
-			if h.Type == typeData || r.role != roleFilter {
-				r.body.close(io.EOF)
-			}
-			return nil
-		}
-		r.body.write(content) // never waits; an error ends the body, and the request sees it
-		return nil
 	case typeAbortRequest:
 		r.cancel() // FastCGI §5.4: the request goroutine sends END_REQUEST
 		if !r.started {
@@ -657,6 +653,31 @@ func (c *conn) record(h header, content []byte) error {
 		return nil
 	}
 	return nil // other application record types are ignored
+}
+
+// stream passes on the contents v of consecutive STDIN or DATA records
+// of request h.ID, of type h.Type (FastCGI §5.3). Only the first can be
+// empty: the stream's end, then alone in v.
+func (c *conn) stream(h header, v [][]byte) error {
+	c.mu.Lock()
+	r := c.reqs[h.ID]
+	c.mu.Unlock()
+	switch {
+	case r == nil:
+		return nil // FastCGI §3.3: records of an inactive request are ignored
+	case !r.started:
+		return connErrorf("%v before the end of request %d's parameters", h.Type, h.ID)
+	case h.Type == typeData && r.role != roleFilter, r.body == nil:
+		return nil
+	case len(v[0]) == 0:
+		// The body ends with STDIN's end, or with DATA's for a filter.
+		if h.Type == typeData || r.role != roleFilter {
+			r.body.close(io.EOF)
+		}
+		return nil
+	}
+	r.body.write(v...) // never waits long; an error ends the body, and the request sees it
+	return nil
 }
 
 // begin starts request id (FastCGI §5.1).

@@ -851,6 +851,47 @@ printf 'Content-Type: text/plain\r\n\r\n'; sha256sum | cut -c1-64`)
 	}
 }
 
+// TestPipedRecordsAtOnce: records of two requests that arrive in one
+// write, while both programs read, each reach their own program in order,
+// a responder's DATA and the bytes past CONTENT_LENGTH left out.
+func TestPipedRecordsAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	prog := script(t, `printf 'Content-Type: text/plain\r\n\r\n'; touch "`+dir+`/$HTTP_WHICH"; cat`)
+	addr, _ := serve(t, handler.Config{App: runner(t, subprocess.Config{}), Program: prog}, Config{})
+	c := dial(t, addr)
+	c.send(begin(1, roleResponder, flagKeepConn), begin(2, roleResponder, flagKeepConn),
+		params(1, "REQUEST_METHOD", "POST", "CONTENT_LENGTH", "13", "HTTP_WHICH", "one"),
+		params(2, "REQUEST_METHOD", "POST", "CONTENT_LENGTH", "2", "HTTP_WHICH", "two"))
+	for _, name := range []string{"one", "two"} { // both programs run, their stdin piped
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+				break
+			} else if time.Now().After(deadline) {
+				t.Fatalf("program %s did not start", name)
+			}
+		}
+	}
+	rec := func(tp recType, id uint16, s string) []byte { return appendRecord(nil, tp, id, []byte(s)) }
+	c.send(rec(typeStdin, 1, "one-"), rec(typeStdin, 1, "two-"), rec(typeStdin, 2, "A"), rec(typeData, 1, "data"),
+		rec(typeStdin, 1, "thr"), rec(typeStdin, 1, "ee-past"), rec(typeStdin, 2, "B"), rec(typeStdin, 2, "C"),
+		rec(typeStdin, 1, ""), rec(typeStdin, 2, ""))
+	got := map[uint16]string{}
+	for ended := 0; ended < 2; {
+		h, content := c.mustNext()
+		switch h.Type {
+		case typeStdout:
+			got[h.ID] += string(content)
+		case typeEndRequest:
+			ended++
+		}
+	}
+	for id, want := range map[uint16]string{1: "one-two-three", 2: "AB"} {
+		if _, body, _ := strings.Cut(got[id], "\r\n\r\n"); body != want {
+			t.Errorf("request %d's program read %q, want %q", id, body, want)
+		}
+	}
+}
+
 // TestStreamFraming: whatever the size of a write, small ones through the
 // connection's buffer and large ones in one writev around the caller's
 // bytes, a stream goes out as records of at most 65,535 bytes, each padded
