@@ -116,21 +116,31 @@ func readRecord(r io.Reader, buf []byte) (header, []byte, error) {
 // in buf: they are valid until br is next used, and consumed is how many
 // bytes the caller must then Discard. Otherwise consumed is 0.
 func nextRecord(br *bufio.Reader, buf []byte) (h header, content []byte, consumed int, err error) {
-	if br.Buffered() >= headerLen {
-		b, _ := br.Peek(headerLen)
-		h = parseHeader(b)
-		n := headerLen + int(h.ContentLength) + int(h.PaddingLength)
-		if h.Version == version1 && br.Buffered() >= n {
-			b, _ = br.Peek(n)
-			return h, b[headerLen : headerLen+int(h.ContentLength)], n, nil
-		}
+	b, _ := br.Peek(br.Buffered())
+	if h, content, n := wholeRecord(b); n > 0 {
+		return h, content, n, nil
 	}
 	h, content, err = readRecord(br, buf)
 	return h, content, 0, err
 }
 
-// maxStreamRecords bounds the records appendStream gathers: as many as
-// one writev into a pipe takes.
+// wholeRecord decodes the record at the front of b when b holds all of it
+// and its version is one this package reads: its header, its content (b's
+// own bytes) and the bytes it spans, padding included. n is 0 otherwise.
+func wholeRecord(b []byte) (h header, content []byte, n int) {
+	if len(b) < headerLen {
+		return h, nil, 0
+	}
+	h = parseHeader(b)
+	n = headerLen + int(h.ContentLength) + int(h.PaddingLength)
+	if h.Version != version1 || len(b) < n {
+		return h, nil, 0
+	}
+	return h, b[headerLen : headerLen+int(h.ContentLength)], n
+}
+
+// maxStreamRecords bounds the records appendStream gathers, and so the
+// slices of one write into a program's stdin.
 const maxStreamRecords = 32
 
 // appendStream appends to v the contents of the records that follow,
@@ -143,13 +153,12 @@ func appendStream(v [][]byte, br *bufio.Reader, skip int, h header) ([][]byte, i
 	b, _ := br.Peek(br.Buffered())
 	b = b[skip:]
 	span := 0
-	for len(v) < maxStreamRecords && len(b) >= headerLen {
-		g := parseHeader(b)
-		n := headerLen + int(g.ContentLength) + int(g.PaddingLength)
-		if g.Version != version1 || g.Type != h.Type || g.ID != h.ID || g.ContentLength == 0 || len(b) < n {
+	for len(v) < maxStreamRecords {
+		g, content, n := wholeRecord(b)
+		if n == 0 || g.Type != h.Type || g.ID != h.ID || len(content) == 0 {
 			break
 		}
-		v = append(v, b[headerLen:headerLen+int(g.ContentLength)])
+		v = append(v, content)
 		b, span = b[n:], span+n
 	}
 	return v, span
