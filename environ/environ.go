@@ -45,12 +45,32 @@ func (e Environ) Clone() Environ {
 // name. Entries that a POSIX environment cannot hold are left out: an empty
 // name, a name containing '=' or NUL, or a value containing NUL (FastCGI
 // §6.1: no truncated or injected variable).
+//
+// The entries share one allocation: a program is started for every
+// request, and its environment is built for it each time.
 func (e Environ) List() []string {
-	out := make([]string, 0, len(e))
-	for _, k := range slices.Sorted(maps.Keys(e)) {
-		if v := e[k]; Representable(k, v) {
-			out = append(out, k+"="+v)
+	keys := make([]string, 0, len(e))
+	size := 0
+	for k, v := range e {
+		if Representable(k, v) {
+			keys = append(keys, k)
+			size += len(k) + 1 + len(v)
 		}
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	b.Grow(size)
+	for _, k := range keys {
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(e[k])
+	}
+	all := b.String()
+	out := keys[:0] // each key is read before its slot is overwritten
+	for _, k := range keys {
+		n := len(k) + 1 + len(e[k])
+		out = append(out, all[:n])
+		all = all[n:]
 	}
 	return out
 }
@@ -58,7 +78,8 @@ func (e Environ) List() []string {
 // Representable reports whether name=value can be placed in a POSIX process
 // environment without truncation or injection.
 func Representable(name, value string) bool {
-	return name != "" && !strings.ContainsAny(name, "=\x00") && !strings.ContainsRune(value, 0)
+	return name != "" && strings.IndexByte(name, '=') < 0 && strings.IndexByte(name, 0) < 0 &&
+		strings.IndexByte(value, 0) < 0
 }
 
 // DropCaseDuplicates removes the names of e that equal another of its names
