@@ -129,7 +129,7 @@ const bulkPipeSize = 256 << 10
 // end of (F_SETPIPE_SZ); a refusal leaves it as it was.
 func growPipe(fd int) {
 	const fSetPipeSz = 1031 // F_SETPIPE_SZ
-	syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), fSetPipeSz, bulkPipeSize)
+	fcntl(fd, fSetPipeSz, bulkPipeSize)
 }
 
 // maxVec bounds the slices writeVec passes in one writev: the FastCGI read

@@ -59,12 +59,23 @@ func childPipe(toChild, bulk bool) (parent, child *os.File, err error) {
 	if bulk {
 		growPipe(pfd)
 	}
-	if err := syscall.SetNonblock(pfd, true); err != nil {
+	// A new pipe's end has no status flag to keep: one F_SETFL makes it
+	// non-blocking, where syscall.SetNonblock would read the flags first.
+	if _, err := fcntl(pfd, syscall.F_SETFL, syscall.O_NONBLOCK); err != nil {
 		syscall.Close(pfd)
 		syscall.Close(cfd)
 		return nil, nil, os.NewSyscallError("setnonblock", err)
 	}
 	return os.NewFile(uintptr(pfd), "|0"), os.NewFile(uintptr(cfd), "|1"), nil
+}
+
+// fcntl is fcntl(2) with an int argument.
+func fcntl(fd, cmd, arg int) (int, error) {
+	r, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), uintptr(cmd), uintptr(arg))
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
 }
 
 // wakeRead makes a Read of f that is blocked, or the next one, return at

@@ -296,10 +296,10 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	log = log.With("program", c.Program, "pid", pid)
 	p := &run{
 		r:       r,
 		cmd:     cmd,
+		program: c.Program,
 		log:     log,
 		stdout:  stdoutR,
 		stderr:  stderrR,
@@ -351,11 +351,12 @@ var pumpBuffers = sync.Pool{New: func() any { b := make([]byte, 64<<10); return 
 // request's context ends or Stop is called, and checkLeftovers runs on a
 // timer until Wait.
 type run struct {
-	r      *Runner
-	cmd    *exec.Cmd
-	log    hclog.Logger
-	stdout *os.File // read by the pipeline
-	stderr *os.File // read by logStderr
+	r       *Runner
+	cmd     *exec.Cmd
+	program string
+	log     hclog.Logger // the request's, without the program's fields
+	stdout  *os.File     // read by the pipeline
+	stderr  *os.File     // read by logStderr
 
 	exited  chan struct{} // closed once the child has exited; no signal is sent after it
 	stopped chan struct{} // closed when a stop that began returns
@@ -527,9 +528,9 @@ func (p *run) Wait() handler.Exit {
 	p.mu.Unlock()
 	switch left {
 	case leftoverKilled:
-		p.log.Warn("program exited but processes it left in its group kept stdout open; killed them", "pgid", pid)
+		p.log.Warn("program exited but processes it left in its group kept stdout open; killed them", "program", p.program, "pid", pid, "pgid", pid)
 	case leftoverEnded:
-		p.log.Warn("program exited but a process outside its group kept stdout open; killed its group and ended the output", "pgid", pid)
+		p.log.Warn("program exited but a process outside its group kept stdout open; killed its group and ended the output", "program", p.program, "pid", pid, "pgid", pid)
 	}
 	zombie := waitExited(pid) == nil
 	if zombie {
@@ -547,12 +548,19 @@ func (p *run) Wait() handler.Exit {
 	p.stdout.Close()
 	p.r.release()
 
-	// Processes that left the group may still hold stderr open.
+	// Processes that left the group may still hold stderr open. Most
+	// programs' stderr has ended with them: no timer for those.
 	select {
 	case <-p.logDone:
-	case <-time.After(p.r.cfg.KillGrace):
-		p.stderr.Close()
-		<-p.logDone
+	default:
+		t := time.NewTimer(p.r.cfg.KillGrace)
+		select {
+		case <-p.logDone:
+		case <-t.C:
+			p.stderr.Close()
+			<-p.logDone
+		}
+		t.Stop()
 	}
 
 	ex := handler.Exit{Pid: pid, Code: -1, Stderr: p.errLog.Tail()}
@@ -581,13 +589,19 @@ func foreignSignal(sig string) bool {
 func (p *run) relayStderr() {
 	defer close(p.logDone)
 	defer p.stderr.Close()
-	buf := make([]byte, 4<<10)
+	bp := stderrBuffers.Get().(*[]byte)
+	defer stderrBuffers.Put(bp)
 	for {
-		n, err := p.stderr.Read(buf)
-		p.errLog.Write(buf[:n])
+		n, err := p.stderr.Read(*bp)
+		p.errLog.Write((*bp)[:n])
 		if err != nil {
 			break
 		}
 	}
 	p.errLog.Close()
 }
+
+// stderrBuffers are relayStderr's, 4 KiB. A buffer on the goroutine's
+// own stack would make the runtime grow and copy that stack on every
+// request.
+var stderrBuffers = sync.Pool{New: func() any { b := make([]byte, 4<<10); return &b }}
