@@ -463,7 +463,6 @@ func (c *conn) serve() {
 		delete(c.s.conns, c)
 		c.s.mu.Unlock()
 	}()
-	log := c.s.log.With("conn", c.id, "remote", c.rwc.RemoteAddr().String())
 	err := c.readLoop()
 	c.mu.Lock()
 	closing := c.closing
@@ -486,19 +485,22 @@ func (c *conn) serve() {
 	for _, r := range unstarted {
 		c.release(r)
 	}
+	// The logger is made only for a line to log: most connections end
+	// without one.
+	log := func() hclog.Logger { return c.s.log.With("conn", c.id, "remote", c.rwc.RemoteAddr().String()) }
 	var ce *connError
 	switch {
 	case errors.As(err, &ce):
-		log.Warn("closing connection", "reason", ce.err.Error())
+		log().Warn("closing connection", "reason", ce.err.Error())
 	case writeErr != nil && isTimeout(writeErr):
-		log.Warn("closing connection: the web server took no response bytes in time", "timeout", c.s.cfg.WriteTimeout)
+		log().Warn("closing connection: the web server took no response bytes in time", "timeout", c.s.cfg.WriteTimeout)
 	case closing, writeErr != nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	case isTimeout(err) && c.begun == 0:
-		log.Warn("closing connection: no request in time", "timeout", c.s.cfg.ParamsTimeout)
+		log().Warn("closing connection: no request in time", "timeout", c.s.cfg.ParamsTimeout)
 	case isTimeout(err):
-		log.Debug("closing idle connection", "idle_timeout", c.s.cfg.IdleTimeout)
+		log().Debug("closing idle connection", "idle_timeout", c.s.cfg.IdleTimeout)
 	default:
-		log.Warn("closing connection", "error", err)
+		log().Warn("closing connection", "error", err)
 	}
 	c.rwc.Close()
 	c.reqsDone.Wait()
@@ -738,7 +740,9 @@ func (c *conn) reject(r *request, protocolStatus uint8) error {
 
 // start decodes r's parameters and runs it on its own goroutine.
 func (c *conn) start(r *request) error {
-	env := environ.Environ{}
+	// Sized for what nginx's fastcgi_params and a few headers make, so
+	// that the map is not grown and rehashed while it fills.
+	env := make(environ.Environ, 48)
 	for p := r.params; len(p) > 0; {
 		name, value, rest, err := readNameValue(p)
 		if err != nil {
@@ -750,7 +754,7 @@ func (c *conn) start(r *request) error {
 	c.dropParams(r)
 	adjustEnv(env, r.role)
 
-	req := &handler.Request{Env: env, ID: fmt.Sprintf("%d.%d", c.id, r.id), Frontend: "fastcgi"}
+	req := &handler.Request{Env: env, ID: strconv.FormatUint(c.id, 10) + "." + strconv.FormatUint(uint64(r.id), 10), Frontend: "fastcgi"}
 	if r.role != roleAuthorizer { // FastCGI §6.3: an authorizer's STDIN is dropped
 		length := int64(-1)
 		if n, err := strconv.ParseInt(env["CONTENT_LENGTH"], 10, 64); err == nil && n >= 0 {
