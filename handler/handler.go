@@ -252,6 +252,7 @@ var (
 // output pauses; completing the response after Serve returns is the
 // front-end's part.
 func (h *Handler) Serve(ctx context.Context, req *Request, w ResponseWriter) (res Result) {
+	growStack()
 	start := time.Now()
 	id := req.ID
 	if id == "" {
