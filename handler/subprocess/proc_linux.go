@@ -44,18 +44,21 @@ type starter struct {
 }
 
 type startReq struct {
-	cmd *exec.Cmd
-	err chan<- error
+	start func() error
+	err   chan<- error
 }
 
 // start runs cmd.Start on the starter's thread.
-func (s *starter) start(cmd *exec.Cmd) error {
+func (s *starter) start(cmd *exec.Cmd) error { return s.do(cmd.Start) }
+
+// do runs start, which starts a child, on the starter's thread.
+func (s *starter) do(start func() error) error {
 	s.once.Do(func() {
 		s.reqs, s.done = make(chan startReq), make(chan struct{})
 		go s.loop()
 	})
 	errc := make(chan error, 1)
-	s.reqs <- startReq{cmd, errc}
+	s.reqs <- startReq{start, errc}
 	return <-errc
 }
 
@@ -65,7 +68,7 @@ func (s *starter) loop() {
 	// their parent-death signal) any child still running.
 	runtime.LockOSThread()
 	for req := range s.reqs {
-		req.err <- req.cmd.Start()
+		req.err <- req.start()
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -13,9 +14,37 @@ import (
 // setGroup makes the child the leader of a new process group, so that a
 // timeout or a client abort can signal everything it started, and where the
 // system can, has it killed when gatewayd dies.
-func setGroup(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	setParentDeath(cmd.SysProcAttr)
+func setGroup(cmd *exec.Cmd) { cmd.SysProcAttr = groupAttr() }
+
+// groupAttr is what setGroup sets.
+func groupAttr() *syscall.SysProcAttr {
+	attr := &syscall.SysProcAttr{Setpgid: true}
+	setParentDeath(attr)
+	return attr
+}
+
+// spawn calls os.StartProcess with what exec.Cmd's Start would give it.
+// Going round exec.Cmd saves its work per child that a Runner never needs:
+// a copy of the environment without duplicate names, which Environ.List
+// cannot have, and the bookkeeping of its I/O goroutines, of which there
+// are none for files. A path without a slash is looked up in PATH, as
+// exec.Command does.
+func (s *starter) spawn(path string, args, env []string, dir string, files []*os.File) (*os.Process, error) {
+	argv := append([]string{path}, args...)
+	if filepath.Base(path) == path {
+		lp, err := exec.LookPath(path)
+		if err != nil {
+			return nil, err
+		}
+		path = lp
+	}
+	attr := &os.ProcAttr{Dir: dir, Env: env, Files: files, Sys: groupAttr()}
+	var p *os.Process
+	err := s.do(func() (err error) {
+		p, err = os.StartProcess(path, argv, attr)
+		return err
+	})
+	return p, err
 }
 
 // signalGroup sends sig to the process group led by pid. A group that is

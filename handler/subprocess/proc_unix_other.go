@@ -11,8 +11,9 @@ import (
 // parent-death signal here is tied to a thread.
 type starter struct{}
 
-func (*starter) start(cmd *exec.Cmd) error { return cmd.Start() }
-func (*starter) close()                    {}
+func (*starter) start(cmd *exec.Cmd) error   { return cmd.Start() }
+func (*starter) do(start func() error) error { return start() }
+func (*starter) close()                      {}
 
 // growPipe does nothing: pipes keep the system's size.
 func growPipe(int) {}

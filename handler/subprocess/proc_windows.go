@@ -137,6 +137,20 @@ func (*starter) start(cmd *exec.Cmd) error {
 
 func (*starter) close() {}
 
+// spawn starts the program through an exec.Cmd, which adds the variables
+// every Windows program needs (SYSTEMROOT) to env and resolves path's
+// extension.
+func (s *starter) spawn(path string, args, env []string, dir string, files []*os.File) (*os.Process, error) {
+	cmd := exec.Command(path, args...)
+	cmd.Env, cmd.Dir = env, dir
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = files[0], files[1], files[2]
+	setGroup(cmd)
+	if err := s.start(cmd); err != nil {
+		return nil, err
+	}
+	return cmd.Process, nil
+}
+
 // assign puts the process pid in job.
 func assign(job syscall.Handle, pid int) bool {
 	h, err := syscall.OpenProcess(processSetQuota|syscall.PROCESS_TERMINATE, false, uint32(pid))

@@ -45,7 +45,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -236,10 +235,6 @@ func (r *Runner) Start(ctx context.Context, c *handler.Call) (handler.Run, error
 }
 
 func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
-	cmd := exec.Command(c.Program, c.Args...)
-	cmd.Env = c.Env.List()
-	cmd.Dir = filepath.Dir(c.Program)
-
 	stdoutR, stdoutW, err := childPipe(false, true)
 	if err != nil {
 		return nil, err
@@ -250,19 +245,19 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 		stdoutW.Close()
 		return nil, err
 	}
-	cmd.Stdout, cmd.Stderr = stdoutW, stderrW
+	files := []*os.File{nil, stdoutW, stderrW}
 
 	// A body in a file (spooled) is handed over as the child's stdin
 	// directly; a stream is pumped through a pipe; no body is /dev/null.
 	var stdinW *os.File
 	switch body := c.Body.(type) {
 	case *os.File:
-		cmd.Stdin = body
+		files[0] = body
 	case nil:
-		cmd.Stdin = r.devNull
+		files[0] = r.devNull
 	default:
 		if body == http.NoBody {
-			cmd.Stdin = r.devNull
+			files[0] = r.devNull
 			break
 		}
 		var stdinR *os.File
@@ -274,11 +269,11 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 			stderrW.Close()
 			return nil, err
 		}
-		cmd.Stdin = stdinR
+		files[0] = stdinR
 		defer stdinR.Close()
 	}
 
-	err = r.starter.Start(cmd)
+	proc, err := r.starter.spawn(c.Program, c.Args, c.Env.List(), filepath.Dir(c.Program), files)
 	// The child holds its own copies of these ends now.
 	stdoutW.Close()
 	stderrW.Close()
@@ -291,14 +286,14 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 		return nil, fmt.Errorf("subprocess: start %s: %w", c.Program, err)
 	}
 
-	pid := cmd.Process.Pid
+	pid := proc.Pid
 	log := c.Log
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
 	p := &run{
 		r:       r,
-		cmd:     cmd,
+		proc:    proc,
 		program: c.Program,
 		log:     log,
 		stdout:  stdoutR,
@@ -352,7 +347,8 @@ var pumpBuffers = sync.Pool{New: func() any { b := make([]byte, 64<<10); return 
 // timer until Wait.
 type run struct {
 	r       *Runner
-	cmd     *exec.Cmd
+	proc    *os.Process
+	state   *os.ProcessState // set by Wait
 	program string
 	log     hclog.Logger // the request's, without the program's fields
 	stdout  *os.File     // read by the pipeline
@@ -444,7 +440,7 @@ func (p *run) checkLeftovers() {
 		p.watch.Reset(grace - quiet)
 		return
 	}
-	pid := p.cmd.Process.Pid
+	pid := p.proc.Pid
 	switch p.leftover {
 	case leftoverNone:
 		done, err := exited(pid)
@@ -490,7 +486,7 @@ func (p *run) stop(halt bool) {
 	if halt {
 		p.halted.Store(true)
 	}
-	pid := p.cmd.Process.Pid
+	pid := p.proc.Pid
 	// A child that had already exited (it crashed, and its output ended
 	// with it) ended by itself: what it left in its group is stopped all
 	// the same. One still exiting — its output closes before the kernel
@@ -520,7 +516,7 @@ func (p *run) endStop() {
 // Wait implements handler.Run: it waits for the child to exit, kills what
 // it left in its process group, reaps it and collects its stderr.
 func (p *run) Wait() handler.Exit {
-	pid := p.cmd.Process.Pid
+	pid := p.proc.Pid
 	p.mu.Lock()
 	p.reaping = true
 	p.watch.Stop()
@@ -540,7 +536,8 @@ func (p *run) Wait() handler.Exit {
 		close(p.exited)
 		p.endStop()
 	}
-	err := p.cmd.Wait()
+	var err error
+	p.state, err = p.proc.Wait()
 	if !zombie {
 		close(p.exited)
 		p.endStop()
@@ -564,15 +561,14 @@ func (p *run) Wait() handler.Exit {
 	}
 
 	ex := handler.Exit{Pid: pid, Code: -1, Stderr: p.errLog.Tail()}
-	if ps := p.cmd.ProcessState; ps != nil {
+	if ps := p.state; ps != nil {
 		ex.Code = ps.ExitCode()
 		ex.Signal = exitSignal(ps)
 	}
-	var exitErr *exec.ExitError
 	switch {
 	case p.killed.Load() && !foreignSignal(ex.Signal):
 		ex.Err = errors.New("subprocess: stopped by the gateway")
-	case err != nil && !errors.As(err, &exitErr):
+	case err != nil:
 		ex.Err = fmt.Errorf("subprocess: wait: %w", err)
 	}
 	return ex
