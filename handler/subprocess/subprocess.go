@@ -138,8 +138,8 @@ func New(cfg Config) *Runner {
 	for range cfg.MaxChildren {
 		r.slots <- struct{}{}
 	}
-	// Opened once rather than by os/exec for every child; if it cannot be,
-	// os/exec opens it itself.
+	// Opened once rather than for every child; if it cannot be, start
+	// opens it for each.
 	r.devNull, _ = os.Open(os.DevNull)
 	r.halt, r.haltNow = context.WithCancel(context.Background())
 	return r
@@ -263,14 +263,22 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 		var stdinR *os.File
 		stdinW, stdinR, err = childPipe(true, true)
 		if err != nil {
-			stdoutR.Close()
-			stdoutW.Close()
-			stderrR.Close()
-			stderrW.Close()
+			closeFiles(stdoutR, stdoutW, stderrR, stderrW)
 			return nil, err
 		}
 		files[0] = stdinR
 		defer stdinR.Close()
+	}
+	if files[0] == nil {
+		// No shared /dev/null (New could not open it): a child must never
+		// start with fd 0 closed, where the next file it opened would land.
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			closeFiles(stdoutR, stdoutW, stderrR, stderrW)
+			return nil, err
+		}
+		files[0] = f
+		defer f.Close()
 	}
 
 	proc, err := r.starter.spawn(c.Program, c.Args, c.Env.List(), filepath.Dir(c.Program), files)
@@ -319,6 +327,13 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 	p.unwatchCtx = context.AfterFunc(ctx, func() { p.stop(false) })
 	p.unwatchHalt = context.AfterFunc(r.halt, func() { p.stop(true) })
 	return p, nil
+}
+
+// closeFiles closes each of fs.
+func closeFiles(fs ...*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
 }
 
 // pump copies the request body to the child's stdin and closes it. A child
