@@ -33,6 +33,14 @@
 // what a child started itself, the service manager has to end them
 // (systemd's default KillMode=control-group does).
 //
+// A child leaves gatewayd's process group in its first instructions, but
+// a signal sent to that whole group in the microseconds before (a Ctrl-C
+// in gatewayd's terminal, kill -TERM -PGID) is left pending in it and
+// ends it before the program runs: the request gets a 500 whose log line
+// has signal=terminated. Go gives no way to start the child with such a
+// signal kept blocked, so a graceful stop has to signal gatewayd alone, as
+// systemd's KillMode=mixed, in the unit gatewayd ships, does.
+//
 // The number of children is bounded; requests over the bound wait in a
 // bounded queue for at most a queue timeout and then get 503 (the cause is
 // handler.ErrOverloaded).
