@@ -1,7 +1,6 @@
 package subprocess
 
 import (
-	"os/exec"
 	"runtime"
 	"sync"
 	"syscall"
@@ -47,9 +46,6 @@ type startReq struct {
 	start func() error
 	err   chan<- error
 }
-
-// start runs cmd.Start on the starter's thread.
-func (s *starter) start(cmd *exec.Cmd) error { return s.do(cmd.Start) }
 
 // do runs start, which starts a child, on the starter's thread.
 func (s *starter) do(start func() error) error {

@@ -23,6 +23,9 @@ func groupAttr() *syscall.SysProcAttr {
 	return attr
 }
 
+// start starts cmd the way the starter starts every child.
+func (s *starter) start(cmd *exec.Cmd) error { return s.do(cmd.Start) }
+
 // spawn calls os.StartProcess with what exec.Cmd's Start would give it.
 // Going round exec.Cmd saves its work per child that a Runner never needs:
 // a copy of the environment without duplicate names, which Environ.List

@@ -2,16 +2,12 @@
 
 package subprocess
 
-import (
-	"os/exec"
-	"syscall"
-)
+import "syscall"
 
 // starter starts children from whichever thread runs the request: no
 // parent-death signal here is tied to a thread.
 type starter struct{}
 
-func (*starter) start(cmd *exec.Cmd) error   { return cmd.Start() }
 func (*starter) do(start func() error) error { return start() }
 func (*starter) close()                      {}
 

@@ -1,9 +1,6 @@
 package subprocess
 
-import (
-	"os"
-	"os/exec"
-)
+import "os/exec"
 
 // Starter starts processes the way a Runner starts its children, for apps
 // that keep their own (a pool of persistent workers): each process leads a
@@ -25,10 +22,3 @@ func (s *Starter) Start(cmd *exec.Cmd) error {
 // Close ends the Starter's thread. No Start may follow it; calls after the
 // first do nothing.
 func (s *Starter) Close() { s.s.close() }
-
-// spawn starts the program at path with args, in dir, with env as its
-// whole environment and files as its stdin, stdout and stderr, as Start
-// would start an exec.Cmd made of them.
-func (s *Starter) spawn(path string, args, env []string, dir string, files []*os.File) (*os.Process, error) {
-	return s.s.spawn(path, args, env, dir, files)
-}

@@ -289,7 +289,7 @@ func (r *Runner) start(ctx context.Context, c *handler.Call) (*run, error) {
 		defer f.Close()
 	}
 
-	proc, err := r.starter.spawn(c.Program, c.Args, c.Env.List(), filepath.Dir(c.Program), files)
+	proc, err := r.starter.s.spawn(c.Program, c.Args, c.Env.List(), filepath.Dir(c.Program), files)
 	// The child holds its own copies of these ends now.
 	stdoutW.Close()
 	stderrW.Close()
