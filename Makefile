@@ -5,12 +5,16 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # cores; one package at a time, so that timing bounds such as "the program is
 # gone within a second of its client" measure gatewayd, not a busy machine.
 TESTFLAGS   ?= -race -count=1 -p 1 -timeout 20m
+# The same tests once more as CGO_ENABLED=0 builds them (a static binary,
+# the Go DNS resolver), without the race detector, which needs cgo.
+NOCGOFLAGS  ?= -count=1 -p 1 -timeout 20m
 
 .PHONY: test peers check build bench
 
-## test: install missing test peers, then vet, lint and run every test with the race detector.
+## test: install missing test peers, then vet, lint and run every test with the race detector, and again without cgo.
 test: peers check
 	$(GO) test $(TESTFLAGS) ./...
+	CGO_ENABLED=0 $(GO) test $(NOCGOFLAGS) ./...
 
 ## peers: install the web servers and clients the integration tests drive.
 peers:
