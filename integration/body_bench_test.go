@@ -92,6 +92,7 @@ func BenchmarkBodies(b *testing.B) {
 	results := map[string][]result{}
 	pid := gw.cmd.Process.Pid
 	failed := false
+	steal := stealMeter()
 	for round := range rounds {
 		for _, r := range rows {
 			failed = !b.Run(fmt.Sprintf("%s/round-%d", strings.ReplaceAll(r.name, " ", "_"), round+1), func(b *testing.B) {
@@ -130,7 +131,7 @@ func BenchmarkBodies(b *testing.B) {
 			median(rs, func(r result) float64 { return r.rss })}
 	}
 	var t strings.Builder
-	fmt.Fprintf(&t, "\n%d MiB each way, medians of %d interleaved rounds\n", mib, rounds)
+	fmt.Fprintf(&t, "\n%d MiB each way, medians of %d interleaved rounds; the hypervisor stole %.1f%% of the CPU time meanwhile\n", mib, rounds, steal())
 	fmt.Fprintf(&t, "%-38s %12s %12s %14s\n", "", "upload MiB/s", "download", "gatewayd peak")
 	for _, r := range rows {
 		m := med[r.name]
