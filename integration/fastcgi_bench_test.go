@@ -250,9 +250,10 @@ func ownCPU(pid int) time.Duration {
 
 // stealMeter returns a function that tells the share of the machine's CPU
 // time its hypervisor gave to others (steal, in /proc/stat) since
-// stealMeter was called, in percent: about 0 on a quiet machine. On this
-// project's test machine it has been seen past 30 % for minutes, and a
-// run's figures then move by as much; -1 when /proc/stat cannot be read.
+// stealMeter was called, in percent, or -1 when /proc/stat cannot be read.
+// It is about 0 on a quiet machine. This project's test machine has had
+// 20–37 % for half an hour and more, and every figure of a run then fell
+// to half or less.
 func stealMeter() func() float64 {
 	read := func() (steal, total int64, ok bool) {
 		b, err := os.ReadFile("/proc/stat")

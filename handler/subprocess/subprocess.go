@@ -371,7 +371,6 @@ var pumpBuffers = sync.Pool{New: func() any { b := make([]byte, 64<<10); return 
 type run struct {
 	r       *Runner
 	proc    *os.Process
-	state   *os.ProcessState // set by Wait
 	program string
 	log     hclog.Logger // the request's, without the program's fields
 	stdout  *os.File     // read by the pipeline
@@ -559,8 +558,7 @@ func (p *run) Wait() handler.Exit {
 		close(p.exited)
 		p.endStop()
 	}
-	var err error
-	p.state, err = p.proc.Wait()
+	ps, err := p.proc.Wait()
 	if !zombie {
 		close(p.exited)
 		p.endStop()
@@ -584,7 +582,7 @@ func (p *run) Wait() handler.Exit {
 	}
 
 	ex := handler.Exit{Pid: pid, Code: -1, Stderr: p.errLog.Tail()}
-	if ps := p.state; ps != nil {
+	if ps != nil {
 		ex.Code = ps.ExitCode()
 		ex.Signal = exitSignal(ps)
 	}
